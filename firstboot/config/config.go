@@ -1,0 +1,387 @@
+// Package config reads, validates and renders the helper's own settings: /etc/clearwater/firstboot.yaml,
+// then /etc/clearwater/firstboot.d/*.yaml in lexical order, a later file overriding a key of an
+// earlier one. The provisioner and the datasource render their files through this package, so the
+// helper reads back exactly what they wrote.
+package config
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"net/netip"
+	"path"
+	"sort"
+	"strings"
+	"time"
+
+	"gopkg.in/yaml.v3"
+)
+
+// Where the helper looks for its config, relative to the root.
+const (
+	File   = "/etc/clearwater/firstboot.yaml"
+	DropIn = "/etc/clearwater/firstboot.d"
+)
+
+// Accepted values of on_missing_ipv6.
+const (
+	Fallback = "fallback"
+	Fail     = "fail"
+)
+
+// MaxWait bounds every duration setting, so that no config can stall a boot for long.
+const MaxWait = 10 * time.Minute
+
+// Config is the helper's effective settings.
+type Config struct {
+	ForceIPv6        bool
+	OnMissingIPv6    string
+	Interface        string
+	IgnoreInterfaces []string
+	Hostname         string
+	PublicIP         string
+	IPv4Wait         time.Duration
+	IPv6Timeout      time.Duration
+	ProbeAfter       time.Duration
+	ProbeDHCP        bool
+	MetadataTimeout  time.Duration
+
+	// Origin maps each key that a file set to the name of the last file that set it.
+	Origin map[string]string
+}
+
+// Default returns the settings used where no file says otherwise.
+func Default() Config {
+	return Config{
+		OnMissingIPv6:    Fallback,
+		IgnoreInterfaces: DefaultIgnoreInterfaces(),
+		Hostname:         "cw-aio",
+		IPv4Wait:         10 * time.Second,
+		IPv6Timeout:      30 * time.Second,
+		ProbeAfter:       3 * time.Second,
+		ProbeDHCP:        true,
+		MetadataTimeout:  5 * time.Second,
+		Origin:           map[string]string{},
+	}
+}
+
+// DefaultIgnoreInterfaces returns the interface patterns that never carry Clearwater's address:
+// container, bridge and tunnel interfaces.
+func DefaultIgnoreInterfaces() []string {
+	return []string{"docker*", "br-*", "virbr*", "veth*", "cni*", "flannel*", "cali*", "tun*", "tap*"}
+}
+
+// Partial is one file's worth of settings: a nil field is a key the file does not set.
+// Its YAML form is the file format.
+type Partial struct {
+	ForceIPv6        *bool     `yaml:"force_ipv6,omitempty"`
+	OnMissingIPv6    *string   `yaml:"on_missing_ipv6,omitempty"`
+	Interface        *string   `yaml:"interface,omitempty"`
+	IgnoreInterfaces *[]string `yaml:"ignore_interfaces,omitempty,flow"`
+	Hostname         *string   `yaml:"hostname,omitempty"`
+	PublicIP         *string   `yaml:"public_ip,omitempty"`
+	IPv4Wait         *Duration `yaml:"ipv4_wait,omitempty"`
+	IPv6Timeout      *Duration `yaml:"ipv6_timeout,omitempty"`
+	ProbeAfter       *Duration `yaml:"probe_after,omitempty"`
+	ProbeDHCP        *bool     `yaml:"probe_dhcp,omitempty"`
+	MetadataTimeout  *Duration `yaml:"metadata_timeout,omitempty"`
+}
+
+// Keys lists every key of the file format, in the documented order.
+var Keys = []string{"force_ipv6", "on_missing_ipv6", "interface", "ignore_interfaces", "hostname",
+	"public_ip", "ipv4_wait", "ipv6_timeout", "probe_after", "probe_dhcp", "metadata_timeout"}
+
+// Duration is a time.Duration written in Go syntax ("10s", "1m30s").
+type Duration time.Duration
+
+// MarshalYAML writes d in Go syntax.
+func (d Duration) MarshalYAML() (any, error) { return time.Duration(d).String(), nil }
+
+// UnmarshalYAML reads a Go duration string.
+func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
+	if n.Kind != yaml.ScalarNode {
+		return errors.New("want a duration such as 10s or 1m30s")
+	}
+	v, err := ParseDuration(n.Value)
+	if err != nil {
+		return err
+	}
+	*d = Duration(v)
+	return nil
+}
+
+// ParseDuration reads a duration setting: Go syntax, from 0 to MaxWait.
+func ParseDuration(s string) (time.Duration, error) {
+	v, err := time.ParseDuration(strings.TrimSpace(s))
+	if err != nil {
+		return 0, fmt.Errorf("%q is not a duration: want Go syntax such as 10s or 1m30s", s)
+	}
+	if v < 0 || v > MaxWait {
+		return 0, fmt.Errorf("%s is out of range: want 0s to %s", v, MaxWait)
+	}
+	return v, nil
+}
+
+// Error is a problem with one key (or the whole file when Key is "") of one file.
+type Error struct {
+	File string
+	Key  string
+	Msg  string
+}
+
+func (e *Error) Error() string {
+	if e.Key == "" {
+		return fmt.Sprintf("%s: %s", e.File, e.Msg)
+	}
+	return fmt.Sprintf("%s: %s: %s", e.File, e.Key, e.Msg)
+}
+
+// Parse reads one config file. name is used in errors only. Unknown keys, wrong types and bad
+// values are errors that name the file, the key and what is accepted.
+func Parse(name string, data []byte) (Partial, error) {
+	var p Partial
+	var doc yaml.Node
+	if err := yaml.Unmarshal(data, &doc); err != nil {
+		return p, &Error{File: name, Msg: "not valid YAML: " + strings.TrimPrefix(err.Error(), "yaml: ")}
+	}
+	if doc.Kind == 0 || len(doc.Content) == 0 || doc.Content[0].Tag == "!!null" {
+		return p, nil // an empty file sets nothing
+	}
+	m := doc.Content[0]
+	if m.Kind != yaml.MappingNode {
+		return p, &Error{File: name, Msg: "want a mapping of settings (key: value), accepted keys: " + strings.Join(Keys, ", ")}
+	}
+	seen := map[string]bool{}
+	for i := 0; i+1 < len(m.Content); i += 2 {
+		k := m.Content[i].Value
+		if !known(k) {
+			return p, &Error{File: name, Key: k, Msg: "unknown key, accepted keys: " + strings.Join(Keys, ", ")}
+		}
+		if seen[k] {
+			return p, &Error{File: name, Key: k, Msg: "set twice in the same file"}
+		}
+		seen[k] = true
+	}
+	if err := m.Decode(&p); err != nil {
+		var te *yaml.TypeError
+		if errors.As(err, &te) && len(te.Errors) > 0 {
+			return p, &Error{File: name, Key: keyOfTypeError(m, te.Errors[0]), Msg: typeHint(te.Errors[0])}
+		}
+		return p, &Error{File: name, Msg: err.Error()}
+	}
+	if err := p.Validate(); err != nil {
+		var e *Error
+		if errors.As(err, &e) {
+			e.File = name
+		}
+		return p, err
+	}
+	return p, nil
+}
+
+func known(k string) bool {
+	for _, x := range Keys {
+		if x == k {
+			return true
+		}
+	}
+	return false
+}
+
+// keyOfTypeError finds which key a yaml.v3 type error ("line N: ...") is about.
+func keyOfTypeError(m *yaml.Node, msg string) string {
+	for i := 0; i+1 < len(m.Content); i += 2 {
+		if strings.HasPrefix(msg, fmt.Sprintf("line %d:", m.Content[i+1].Line)) {
+			return m.Content[i].Value
+		}
+	}
+	return ""
+}
+
+func typeHint(msg string) string {
+	if i := strings.Index(msg, ": "); i >= 0 && strings.HasPrefix(msg, "line ") {
+		msg = msg[i+2:]
+	}
+	return msg
+}
+
+// Validate checks the value of every key that p sets. The error's File is empty.
+func (p Partial) Validate() error {
+	bad := func(key, msg string) error { return &Error{Key: key, Msg: msg} }
+	if p.OnMissingIPv6 != nil && *p.OnMissingIPv6 != Fallback && *p.OnMissingIPv6 != Fail {
+		return bad("on_missing_ipv6", fmt.Sprintf("%q is not accepted: want %q or %q", *p.OnMissingIPv6, Fallback, Fail))
+	}
+	if p.Interface != nil && *p.Interface != "" && !validIfName(*p.Interface) {
+		return bad("interface", fmt.Sprintf("%q is not an interface name (1 to 15 characters, no '/', ':' or white space)", *p.Interface))
+	}
+	if p.IgnoreInterfaces != nil {
+		for _, pat := range *p.IgnoreInterfaces {
+			if _, err := path.Match(pat, ""); err != nil || pat == "" || strings.ContainsAny(pat, "/ \t") {
+				return bad("ignore_interfaces", fmt.Sprintf("%q is not a valid pattern (shell glob such as docker* or br-*)", pat))
+			}
+		}
+	}
+	if p.Hostname != nil && !ValidHostname(*p.Hostname) {
+		return bad("hostname", fmt.Sprintf("%q is not a valid host name (letters, digits and '-', dot-separated labels of 1 to 63 characters)", *p.Hostname))
+	}
+	if p.PublicIP != nil && *p.PublicIP != "" {
+		a, err := netip.ParseAddr(*p.PublicIP)
+		if err != nil || a.Zone() != "" || a.IsUnspecified() || a.IsLoopback() || a.IsMulticast() {
+			return bad("public_ip", fmt.Sprintf("%q is not a usable IPv4 or IPv6 address (or leave it empty for the chosen address)", *p.PublicIP))
+		}
+	}
+	return nil
+}
+
+func validIfName(s string) bool {
+	return len(s) <= 15 && s != "." && s != ".." && !strings.ContainsAny(s, "/: \t\n")
+}
+
+// ValidHostname reports whether s is a host name that Clearwater's SIP URIs can carry.
+func ValidHostname(s string) bool {
+	if s == "" || len(s) > 253 {
+		return false
+	}
+	for _, label := range strings.Split(s, ".") {
+		if label == "" || len(label) > 63 || label[0] == '-' || label[len(label)-1] == '-' {
+			return false
+		}
+		for _, r := range label {
+			if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-') {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// Apply sets every key that p sets, recording name as its origin.
+func (c *Config) Apply(name string, p Partial) {
+	set := func(key string) { c.Origin[key] = name }
+	if p.ForceIPv6 != nil {
+		c.ForceIPv6 = *p.ForceIPv6
+		set("force_ipv6")
+	}
+	if p.OnMissingIPv6 != nil {
+		c.OnMissingIPv6 = *p.OnMissingIPv6
+		set("on_missing_ipv6")
+	}
+	if p.Interface != nil {
+		c.Interface = *p.Interface
+		set("interface")
+	}
+	if p.IgnoreInterfaces != nil {
+		c.IgnoreInterfaces = append([]string(nil), *p.IgnoreInterfaces...)
+		set("ignore_interfaces")
+	}
+	if p.Hostname != nil {
+		c.Hostname = *p.Hostname
+		set("hostname")
+	}
+	if p.PublicIP != nil {
+		c.PublicIP = *p.PublicIP
+		set("public_ip")
+	}
+	applyDuration(&c.IPv4Wait, p.IPv4Wait, func() { set("ipv4_wait") })
+	applyDuration(&c.IPv6Timeout, p.IPv6Timeout, func() { set("ipv6_timeout") })
+	applyDuration(&c.ProbeAfter, p.ProbeAfter, func() { set("probe_after") })
+	if p.ProbeDHCP != nil {
+		c.ProbeDHCP = *p.ProbeDHCP
+		set("probe_dhcp")
+	}
+	applyDuration(&c.MetadataTimeout, p.MetadataTimeout, func() { set("metadata_timeout") })
+}
+
+func applyDuration(dst *time.Duration, v *Duration, set func()) {
+	if v != nil {
+		*dst = time.Duration(*v)
+		set()
+	}
+}
+
+// Full returns every setting of c as a Partial, for rendering a complete file.
+func (c Config) Full() Partial {
+	ig := append([]string(nil), c.IgnoreInterfaces...)
+	d := func(v time.Duration) *Duration { x := Duration(v); return &x }
+	return Partial{
+		ForceIPv6: &c.ForceIPv6, OnMissingIPv6: &c.OnMissingIPv6, Interface: &c.Interface,
+		IgnoreInterfaces: &ig, Hostname: &c.Hostname, PublicIP: &c.PublicIP,
+		IPv4Wait: d(c.IPv4Wait), IPv6Timeout: d(c.IPv6Timeout), ProbeAfter: d(c.ProbeAfter),
+		ProbeDHCP: &c.ProbeDHCP, MetadataTimeout: d(c.MetadataTimeout),
+	}
+}
+
+// Render writes p in the file format, after a comment header. It validates p first, so that
+// nothing can render a file that the helper would refuse.
+func Render(header string, p Partial) ([]byte, error) {
+	if err := p.Validate(); err != nil {
+		return nil, err
+	}
+	var b bytes.Buffer
+	for _, line := range strings.Split(strings.TrimRight(header, "\n"), "\n") {
+		if header != "" {
+			b.WriteString("# " + line + "\n")
+		}
+	}
+	enc := yaml.NewEncoder(&b)
+	enc.SetIndent(2)
+	if err := enc.Encode(p); err != nil {
+		return nil, err
+	}
+	if err := enc.Close(); err != nil {
+		return nil, err
+	}
+	out := b.Bytes()
+	if bytes.HasSuffix(out, []byte("{}\n")) { // an empty Partial
+		out = out[:len(out)-3]
+	}
+	return out, nil
+}
+
+// Source is one config file: its name (used in messages) and content.
+type Source struct {
+	Name string
+	Data []byte
+	// Soft marks a file that arrived through user-data: a problem in it is a warning and the file
+	// is ignored, so that an instance's user-data never bricks its boot.
+	Soft bool
+}
+
+// Merge applies the sources over the defaults in the order given. A problem in a soft source is
+// returned as a warning and that source is skipped; a problem in any other is the error.
+func Merge(sources []Source) (Config, []string, error) {
+	c := Default()
+	var warnings []string
+	for _, s := range sources {
+		p, err := Parse(s.Name, s.Data)
+		if err != nil {
+			if s.Soft {
+				warnings = append(warnings, "ignored config from user-data: "+err.Error())
+				continue
+			}
+			return c, warnings, err
+		}
+		c.Apply(s.Name, p)
+	}
+	return c, warnings, nil
+}
+
+// SortDropIns orders drop-in sources by base name, the order in which they apply. When a name
+// appears twice, the later one in the input replaces the earlier (a user-data copy of a file
+// replaces the copy on disk).
+func SortDropIns(in []Source) []Source {
+	byName := map[string]Source{}
+	for _, s := range in {
+		byName[path.Base(s.Name)] = s
+	}
+	names := make([]string, 0, len(byName))
+	for n := range byName {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	out := make([]Source, 0, len(names))
+	for _, n := range names {
+		out = append(out, byName[n])
+	}
+	return out
+}

@@ -1,0 +1,14 @@
+// Package firstboot is the library behind the clearwater-firstboot helper: the program that runs at
+// every boot of a Clearwater all-in-one image, picks IPv4 or IPv6, and writes Clearwater's config.
+//
+// Its packages never import the Packer SDK, so the helper binary stays small; the plugin parts
+// import them, never the reverse.
+//
+//   - config:    the helper's own settings (firstboot.yaml and firstboot.d/*.yaml)
+//   - userdata:  every cloud-init user-data format, the force_ipv6 toggle, render and merge
+//   - seedfs:    read config-drive and NoCloud seed filesystems (ISO 9660, FAT) without mounting
+//   - netstate:  address snapshots, from `ip -j` JSON or live from netlink
+//   - policy:    the pure decision: snapshot + toggle -> family, address, reasons
+//   - aioconfig: upsert local_config, shared_config and the /etc/hosts block, atomically
+//   - dhcpprobe: ask the network what it offers (DHCPv4, DHCPv6, router advertisements)
+package firstboot
