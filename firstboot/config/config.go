@@ -151,23 +151,20 @@ func Parse(name string, data []byte) (Partial, error) {
 	if m.Kind != yaml.MappingNode {
 		return p, &Error{File: name, Msg: "want a mapping of settings (key: value), accepted keys: " + strings.Join(Keys, ", ")}
 	}
-	seen := map[string]bool{}
+	fields := p.fields()
 	for i := 0; i+1 < len(m.Content); i += 2 {
-		k := m.Content[i].Value
-		if !known(k) {
+		k, v := m.Content[i].Value, m.Content[i+1]
+		dst, ok := fields[k]
+		if !ok {
 			return p, &Error{File: name, Key: k, Msg: "unknown key, accepted keys: " + strings.Join(Keys, ", ")}
 		}
-		if seen[k] {
+		if dst == nil {
 			return p, &Error{File: name, Key: k, Msg: "set twice in the same file"}
 		}
-		seen[k] = true
-	}
-	if err := m.Decode(&p); err != nil {
-		var te *yaml.TypeError
-		if errors.As(err, &te) && len(te.Errors) > 0 {
-			return p, &Error{File: name, Key: keyOfTypeError(m, te.Errors[0]), Msg: typeHint(te.Errors[0])}
+		if err := v.Decode(dst); err != nil {
+			return p, &Error{File: name, Key: k, Msg: decodeHint(err)}
 		}
-		return p, &Error{File: name, Msg: err.Error()}
+		fields[k] = nil
 	}
 	if err := p.Validate(); err != nil {
 		var e *Error
@@ -179,30 +176,27 @@ func Parse(name string, data []byte) (Partial, error) {
 	return p, nil
 }
 
-func known(k string) bool {
-	for _, x := range Keys {
-		if x == k {
-			return true
-		}
+// fields maps each key to the field of p that holds it.
+func (p *Partial) fields() map[string]any {
+	return map[string]any{
+		"force_ipv6": &p.ForceIPv6, "on_missing_ipv6": &p.OnMissingIPv6, "interface": &p.Interface,
+		"ignore_interfaces": &p.IgnoreInterfaces, "hostname": &p.Hostname, "public_ip": &p.PublicIP,
+		"ipv4_wait": &p.IPv4Wait, "ipv6_timeout": &p.IPv6Timeout, "probe_after": &p.ProbeAfter,
+		"probe_dhcp": &p.ProbeDHCP, "metadata_timeout": &p.MetadataTimeout,
 	}
-	return false
 }
 
-// keyOfTypeError finds which key a yaml.v3 type error ("line N: ...") is about.
-func keyOfTypeError(m *yaml.Node, msg string) string {
-	for i := 0; i+1 < len(m.Content); i += 2 {
-		if strings.HasPrefix(msg, fmt.Sprintf("line %d:", m.Content[i+1].Line)) {
-			return m.Content[i].Value
+// decodeHint turns a yaml.v3 decoding error into a message about the value alone.
+func decodeHint(err error) string {
+	var te *yaml.TypeError
+	if errors.As(err, &te) && len(te.Errors) > 0 {
+		msg := te.Errors[0]
+		if i := strings.Index(msg, ": "); i >= 0 && strings.HasPrefix(msg, "line ") {
+			msg = msg[i+2:]
 		}
+		return msg
 	}
-	return ""
-}
-
-func typeHint(msg string) string {
-	if i := strings.Index(msg, ": "); i >= 0 && strings.HasPrefix(msg, "line ") {
-		msg = msg[i+2:]
-	}
-	return msg
+	return err.Error()
 }
 
 // Validate checks the value of every key that p sets. The error's File is empty.

@@ -1,0 +1,163 @@
+package config
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestParseErrorsNameFileKeyAndAcceptedValues(t *testing.T) {
+	for _, tc := range []struct {
+		name, in, key string
+		want          []string // substrings of the message
+	}{
+		{"unknown key", "force_ipv4: true\n", "force_ipv4", []string{"unknown key", "force_ipv6", "metadata_timeout"}},
+		{"bad policy", "on_missing_ipv6: retry\n", "on_missing_ipv6", []string{`"retry"`, `"fallback"`, `"fail"`}},
+		{"bad duration", "ipv6_timeout: 30\n", "ipv6_timeout", []string{"not a duration", "10s"}},
+		{"negative duration", "ipv4_wait: -1s\n", "ipv4_wait", []string{"out of range"}},
+		{"huge duration", "ipv4_wait: 2h\n", "ipv4_wait", []string{"out of range", "10m0s"}},
+		{"bool as string", "force_ipv6: maybe\n", "force_ipv6", []string{"bool"}},
+		{"bad hostname", "hostname: cw_aio\n", "hostname", []string{"not a valid host name"}},
+		{"bad public ip", "public_ip: 10.0.0.256\n", "public_ip", []string{"not a usable"}},
+		{"loopback public ip", "public_ip: 127.0.0.1\n", "public_ip", []string{"not a usable"}},
+		{"bad interface", "interface: eth0/1\n", "interface", []string{"not an interface name"}},
+		{"bad pattern", "ignore_interfaces: ['[']\n", "ignore_interfaces", []string{"not a valid pattern"}},
+		{"twice", "hostname: a\nhostname: b\n", "hostname", []string{"set twice"}},
+		{"not a mapping", "- force_ipv6\n", "", []string{"want a mapping"}},
+		{"not yaml", "force_ipv6: [\n", "", []string{"not valid YAML"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := Parse("/etc/clearwater/firstboot.yaml", []byte(tc.in))
+			var e *Error
+			if !errors.As(err, &e) {
+				t.Fatalf("Parse(%q) = %v, want an *Error", tc.in, err)
+			}
+			if e.File != "/etc/clearwater/firstboot.yaml" || e.Key != tc.key {
+				t.Errorf("error names file %q key %q, want %q", e.File, e.Key, tc.key)
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("message %q lacks %q", err, w)
+				}
+			}
+		})
+	}
+}
+
+func TestParseEmptyAndCommentOnlySetNothing(t *testing.T) {
+	for _, in := range []string{"", "# nothing\n", "---\n", "\n\n"} {
+		p, err := Parse("x", []byte(in))
+		if err != nil || !reflect.DeepEqual(p, Partial{}) {
+			t.Errorf("Parse(%q) = %+v, %v; want nothing set", in, p, err)
+		}
+	}
+}
+
+func TestRenderParsesBackToTheSameConfig(t *testing.T) {
+	c := Default()
+	c.ForceIPv6, c.OnMissingIPv6, c.Interface = true, Fail, "ens3"
+	c.IgnoreInterfaces = []string{"docker*", "lxc*"}
+	c.Hostname, c.PublicIP = "ims.example.com", "2001:db8::7"
+	c.IPv4Wait, c.IPv6Timeout, c.ProbeAfter, c.MetadataTimeout = 3*time.Second, 90*time.Second, 0, 1500*time.Millisecond
+	c.ProbeDHCP = false
+	data, err := Render("baked by packer\nsecond line", c.Full())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(string(data), "# baked by packer\n# second line\n") {
+		t.Errorf("header missing:\n%s", data)
+	}
+	got, _, err := Merge([]Source{{Name: "r", Data: data}})
+	if err != nil {
+		t.Fatalf("rendered file does not parse: %v\n%s", err, data)
+	}
+	got.Origin, c.Origin = nil, nil
+	if !reflect.DeepEqual(got, c) {
+		t.Errorf("round trip:\n got %+v\nwant %+v\nfile:\n%s", got, c, data)
+	}
+}
+
+func TestRenderRefusesWhatTheHelperWouldRefuse(t *testing.T) {
+	bad := "sometimes"
+	if _, err := Render("", Partial{OnMissingIPv6: &bad}); err == nil {
+		t.Fatal("Render accepted on_missing_ipv6: sometimes")
+	}
+}
+
+func TestRenderPartialWritesOnlySetKeys(t *testing.T) {
+	yes := true
+	d := Duration(time.Minute)
+	data, err := Render("", Partial{ForceIPv6: &yes, IPv6Timeout: &d})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := "force_ipv6: true\nipv6_timeout: 1m0s\n"; string(data) != want {
+		t.Errorf("Render = %q, want %q", data, want)
+	}
+	empty, err := Render("", Partial{})
+	if err != nil || len(empty) != 0 {
+		t.Errorf("Render(empty) = %q, %v; want nothing", empty, err)
+	}
+}
+
+func TestLoadOrderAndUserDataDropIns(t *testing.T) {
+	root := t.TempDir()
+	write(t, root, File, "hostname: base\nipv4_wait: 1s\n")
+	write(t, root, DropIn+"/20-b.yaml", "hostname: twenty\n")
+	write(t, root, DropIn+"/10-a.yaml", "hostname: ten\nforce_ipv6: true\n")
+	write(t, root, DropIn+"/30-ignored.conf", "not: yaml: at all")
+	extra := []Source{
+		{Name: "/etc/clearwater/firstboot.d/25-ud.yaml", Data: []byte("ipv4_wait: 2s\n")},
+		{Name: "/etc/clearwater/firstboot.d/40-bad.yaml", Data: []byte("force_ipv6: perhaps\n")},
+	}
+	c, warnings, err := Load(root, "", extra)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Hostname != "twenty" || !c.ForceIPv6 || c.IPv4Wait != 2*time.Second {
+		t.Errorf("got hostname %q force %t ipv4_wait %s; want twenty, true, 2s", c.Hostname, c.ForceIPv6, c.IPv4Wait)
+	}
+	if got := c.Origin["hostname"]; got != filepath.Join(root, DropIn, "20-b.yaml") {
+		t.Errorf("origin of hostname = %q", got)
+	}
+	if len(warnings) != 1 || !strings.Contains(warnings[0], "40-bad.yaml") {
+		t.Errorf("warnings = %q, want one about 40-bad.yaml", warnings)
+	}
+}
+
+func TestLoadBadBakedFileIsAnError(t *testing.T) {
+	root := t.TempDir()
+	write(t, root, DropIn+"/10-a.yaml", "probe_dhcp: 3\n")
+	_, _, err := Load(root, "", nil)
+	if err == nil || !strings.Contains(err.Error(), "10-a.yaml: probe_dhcp") {
+		t.Fatalf("Load = %v, want an error naming 10-a.yaml and probe_dhcp", err)
+	}
+}
+
+func TestLoadMissingFilesGiveDefaults(t *testing.T) {
+	c, w, err := Load(t.TempDir(), "", nil)
+	if err != nil || len(w) != 0 {
+		t.Fatal(err, w)
+	}
+	c.Origin = nil
+	d := Default()
+	d.Origin = nil
+	if !reflect.DeepEqual(c, d) {
+		t.Errorf("Load of an empty root = %+v, want defaults", c)
+	}
+}
+
+func write(t *testing.T, root, name, content string) {
+	t.Helper()
+	p := filepath.Join(root, name)
+	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
