@@ -1,0 +1,278 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/clearwater-aio/packer-plugin-clearwater/firstboot/aioconfig"
+	"github.com/clearwater-aio/packer-plugin-clearwater/firstboot/config"
+	"github.com/clearwater-aio/packer-plugin-clearwater/firstboot/netstate"
+	"github.com/clearwater-aio/packer-plugin-clearwater/firstboot/policy"
+	"github.com/clearwater-aio/packer-plugin-clearwater/firstboot/userdata"
+)
+
+// MarkerFile is upstream's toggle: IPv6 is forced when this regular file exists (content ignored).
+const MarkerFile = "/etc/clearwater/force_ipv6"
+
+// Where the toggle came from, as the JSON's force_source says.
+const (
+	sourceUserDataKey = "user-data:clearwater"
+	sourceWriteFiles  = "user-data:write_files"
+	sourceMarker      = "marker"
+	sourceConfig      = "config"
+	sourceNone        = "none"
+)
+
+// options are the flags of run and plan.
+type options struct {
+	verb     string
+	root     string
+	config   string
+	addrs    string
+	routes   string
+	userData string
+	json     bool
+}
+
+// offline reports whether the run works from a snapshot: then nothing waits and no packet is sent.
+func (o options) offline() bool { return o.addrs != "" || o.verb == "plan" }
+
+func decideFlags(verb string, stderr io.Writer) (*flag.FlagSet, *options) {
+	o := &options{verb: verb}
+	fs := flag.NewFlagSet(verb, flag.ContinueOnError)
+	fs.StringVar(&o.root, "root", "/", "take every file path (config, marker, seeds, /etc/hosts, state) under `DIR`")
+	fs.StringVar(&o.config, "config", "", "read the helper's config from `FILE` (under --root) instead of "+config.File)
+	fs.StringVar(&o.addrs, "addrs", "", "use the address snapshot in `FILE` (the JSON of `ip -j addr show`) instead of the live addresses; nothing waits and no packet is sent")
+	fs.StringVar(&o.routes, "routes", "", "with --addrs: the default routes in `FILE` (the JSON of `ip -j route show default` and/or `ip -6 -j route show default`)")
+	fs.StringVar(&o.userData, "user-data", "", "read cloud-init user-data from `FILE` instead of looking for it")
+	fs.BoolVar(&o.json, "json", false, "print one JSON object instead of a summary")
+	fs.Usage = func() {
+		what := map[string]string{
+			"run":  "Decide the address family, write Clearwater's config for the chosen address, and record why.",
+			"plan": "Decide and print what run would do. Writes nothing, never waits, sends no packet: safe anywhere, a build chroot included.",
+		}[verb]
+		fmt.Fprintf(stderr, "Usage: clearwater-firstboot %s [flags]\n\n%s\n\nFlags:\n", verb, what)
+		fs.PrintDefaults()
+		fmt.Fprint(stderr, "\nExit status: 0 decided (degraded included), 1 no usable address (nothing written), 2 bad usage or config.\n")
+	}
+	return fs, o
+}
+
+func decideCommand(ctx context.Context, verb string, args []string, stdout, stderr io.Writer) int {
+	fs, o := decideFlags(verb, stderr)
+	if code, ok := parseFlags(fs, args, stderr); !ok {
+		return code
+	}
+	if err := o.check(); err != nil {
+		fmt.Fprintf(stderr, "clearwater-firstboot %s: %v\n", verb, err)
+		return exitUsage
+	}
+	rep, code := decide(ctx, *o, stderr)
+	if err := printReport(stdout, rep, o.json); err != nil {
+		fmt.Fprintf(stderr, "clearwater-firstboot %s: %v\n", verb, err)
+	}
+	return code
+}
+
+// check validates the flags against each other and the file system.
+func (o options) check() error {
+	if st, err := os.Stat(o.root); err != nil || !st.IsDir() {
+		return fmt.Errorf("--root %s: not a directory", o.root)
+	}
+	if o.routes != "" && o.addrs == "" {
+		return errors.New("--routes needs --addrs (routes are read live otherwise)")
+	}
+	if o.userData != "" {
+		if st, err := os.Stat(o.userData); err != nil || st.IsDir() {
+			return fmt.Errorf("--user-data %s: not a readable file", o.userData)
+		}
+	}
+	return nil
+}
+
+// decide runs the whole decision and, for run, the writing. It returns the report and exit status.
+func decide(ctx context.Context, o options, stderr io.Writer) (Report, int) {
+	rep := Report{Version: version, Mode: o.verb}
+	logf := func(format string, a ...any) { fmt.Fprintf(stderr, "clearwater-firstboot: "+format+"\n", a...) }
+
+	ud := readUserData(o, &rep)
+	cfg, warnings, err := config.Load(o.root, o.config, ud.DropIns)
+	rep.Warnings = append(rep.Warnings, warnings...)
+	if err != nil {
+		rep.Error = "bad config: " + err.Error()
+		return rep, exitUsage
+	}
+	rep.ForceIPv6, rep.ForceSource = toggle(ud, markerExists(o.root), cfg)
+	rep.Reasons = append(rep.Reasons, forceReason(rep.ForceIPv6, rep.ForceSource))
+
+	snap, err := snapshot(ctx, o)
+	if err != nil {
+		rep.Error = err.Error()
+		if o.addrs != "" {
+			return rep, exitUsage // a bad snapshot file is bad usage
+		}
+		return rep, exitNoAddress
+	}
+	d := policy.Decide(snap, policy.Input{ForceIPv6: rep.ForceIPv6, OnMissingIPv6: cfg.OnMissingIPv6,
+		Interface: cfg.Interface, IgnoreInterfaces: cfg.IgnoreInterfaces})
+	rep.apply(d)
+	if !d.Decided() {
+		logf("%s", d.Error)
+		if o.verb == "run" {
+			writeStatus(o.root, rep, logf)
+		}
+		return rep, exitNoAddress
+	}
+	res, err := writeConfig(o, cfg, d.Address)
+	if err != nil {
+		rep.Error = err.Error()
+		logf("%v", err)
+		return rep, exitNoAddress
+	}
+	rep.Changed, rep.Changes = res.Changed, res.Changes
+	if o.verb == "run" {
+		afterWrite(o, rep, res, logf)
+	}
+	return rep, exitDecided
+}
+
+// readUserData finds and parses the user-data; a problem is a reason, never a failure.
+func readUserData(o options, rep *Report) userdata.Result {
+	src, found, notes := userdata.Discover(o.root, o.userData)
+	rep.Reasons = append(rep.Reasons, notes...)
+	if !found {
+		return userdata.Result{}
+	}
+	rep.UserData = src.Kind + ":" + src.Path
+	ud := userdata.Parse(src.Data)
+	for _, n := range ud.Notes {
+		rep.Reasons = append(rep.Reasons, "user-data: "+n)
+	}
+	return ud
+}
+
+// toggle applies the documented precedence: the user-data clearwater key, a user-data write_files
+// marker, upstream's marker file, the helper's config, then the default (not forced).
+func toggle(ud userdata.Result, marker bool, cfg config.Config) (bool, string) {
+	switch {
+	case ud.Force != nil:
+		return *ud.Force, sourceUserDataKey
+	case ud.Marker:
+		return true, sourceWriteFiles
+	case marker:
+		return true, sourceMarker
+	case cfg.Origin["force_ipv6"] != "":
+		return cfg.ForceIPv6, sourceConfig
+	}
+	return false, sourceNone
+}
+
+func forceReason(force bool, source string) string {
+	what := map[string]string{
+		sourceUserDataKey: "the user-data key clearwater.force_ipv6",
+		sourceWriteFiles:  "a user-data write_files entry for " + MarkerFile,
+		sourceMarker:      "the marker file " + MarkerFile,
+		sourceConfig:      "the helper's config (force_ipv6)",
+		sourceNone:        "the default",
+	}[source]
+	if force {
+		return "IPv6 forced by " + what
+	}
+	return "IPv6 not forced (" + what + ")"
+}
+
+// markerExists reports whether upstream's marker is a regular file under root.
+func markerExists(root string) bool {
+	st, err := os.Lstat(filepath.Join(root, MarkerFile))
+	return err == nil && st.Mode().IsRegular()
+}
+
+// snapshot reads the addresses: the --addrs file, or the live addresses once.
+func snapshot(ctx context.Context, o options) (netstate.Snapshot, error) {
+	if o.addrs != "" {
+		return netstate.Load(o.addrs, o.routes)
+	}
+	s, err := netstate.Live(ctx)
+	if err != nil {
+		return s, fmt.Errorf("reading the live addresses: %w", err)
+	}
+	return s, nil
+}
+
+// writeConfig plans (plan) or applies (run) Clearwater's config for addr.
+func writeConfig(o options, cfg config.Config, addr netip.Addr) (aioconfig.Result, error) {
+	v := aioconfig.Values{Address: addr, Hostname: cfg.Hostname, Previous: readState(o.root).address()}
+	if cfg.PublicIP != "" {
+		v.PublicIP = netip.MustParseAddr(cfg.PublicIP) // validated by config
+	}
+	if o.verb == "plan" {
+		return aioconfig.Plan(o.root, v)
+	}
+	return aioconfig.Apply(o.root, v)
+}
+
+// afterWrite records the run and restarts what must see the new hosts block.
+func afterWrite(o options, rep Report, res aioconfig.Result, logf func(string, ...any)) {
+	if err := writeState(o.root, rep); err != nil {
+		logf("recording state: %v", err)
+	}
+	if res.HostsChanged && !o.offline() && filepath.Clean(o.root) == "/" {
+		if err := restartDNSMasq(); err != nil {
+			logf("restarting dnsmasq: %v", err)
+		}
+	}
+	writeStatus(o.root, rep, logf)
+}
+
+func printReport(w io.Writer, rep Report, asJSON bool) error {
+	if asJSON {
+		enc := json.NewEncoder(w)
+		enc.SetIndent("", "  ")
+		return enc.Encode(rep)
+	}
+	_, err := io.WriteString(w, rep.Summary())
+	return err
+}
+
+// Summary is the report for a person.
+func (r Report) Summary() string {
+	var b strings.Builder
+	if r.Family == "" {
+		fmt.Fprintf(&b, "no address decided: %s\n", r.Error)
+	} else {
+		deg := ""
+		if r.Degraded {
+			deg = " (degraded: IPv6 was forced but none is usable)"
+		}
+		fmt.Fprintf(&b, "%s %s on %s%s\n", r.Family, r.Address, r.Interface, deg)
+		if r.Error != "" {
+			fmt.Fprintf(&b, "error: %s\n", r.Error)
+		}
+	}
+	fmt.Fprintf(&b, "force_ipv6: %t (from %s)\n", r.ForceIPv6, r.ForceSource)
+	for _, c := range r.Changes {
+		verb := "would " + c.Action
+		if r.Mode == "run" {
+			verb = c.Action
+		}
+		fmt.Fprintf(&b, "%s %s\n", verb, c.Path)
+	}
+	if r.Family != "" && len(r.Changes) == 0 {
+		b.WriteString("config already up to date: nothing to write\n")
+	}
+	for _, s := range r.Reasons {
+		fmt.Fprintf(&b, "  because: %s\n", s)
+	}
+	for _, s := range r.Warnings {
+		fmt.Fprintf(&b, "  warning: %s\n", s)
+	}
+	return b.String()
+}

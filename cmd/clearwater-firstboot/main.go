@@ -1,0 +1,93 @@
+// Command clearwater-firstboot runs at every boot of a Clearwater all-in-one image: it decides whether
+// Clearwater uses IPv4 or IPv6, from the force_ipv6 toggle and the addresses the network offers, writes
+// Clearwater's config for the chosen address, and records why.
+//
+//	clearwater-firstboot run    [--root DIR] [--config FILE] [--addrs FILE --routes FILE] [--user-data FILE] [--json]
+//	clearwater-firstboot plan   (the same flags; decides and prints, writes nothing, never waits)
+//	clearwater-firstboot status [--root DIR] [--json]
+//	clearwater-firstboot version
+//
+// Exit status: 0 decided (degraded included), 1 no usable address (nothing written), 2 bad usage or
+// config.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+// version is set at build time with -ldflags "-X main.version=...".
+var version = "dev"
+
+// Exit codes, as documented.
+const (
+	exitDecided   = 0
+	exitNoAddress = 1
+	exitUsage     = 2
+)
+
+const usage = `clearwater-firstboot decides the address family of a Clearwater all-in-one node and writes its config.
+
+Usage:
+  clearwater-firstboot run     decide, write Clearwater's config, record status (waits for the network)
+  clearwater-firstboot plan    decide and print what run would do; writes nothing, never waits or probes
+  clearwater-firstboot status  print what the last run decided and why
+  clearwater-firstboot version print the version
+
+Run 'clearwater-firstboot <command> --help' for a command's flags.
+Exit status: 0 decided, 1 no usable address (nothing written), 2 bad usage or config.
+`
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
+}
+
+// run is main without the process: it returns the exit status.
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return exitUsage
+	}
+	switch args[0] {
+	case "run", "plan":
+		return decideCommand(ctx, args[0], args[1:], stdout, stderr)
+	case "status":
+		return statusCommand(args[1:], stdout, stderr)
+	case "version", "--version", "-version":
+		fmt.Fprintln(stdout, "clearwater-firstboot", version)
+		return exitDecided
+	case "help", "--help", "-help", "-h":
+		fmt.Fprint(stdout, usage)
+		return exitDecided
+	default:
+		fmt.Fprintf(stderr, "clearwater-firstboot: unknown command %q\n\n%s", args[0], usage)
+		return exitUsage
+	}
+}
+
+// parseFlags parses a verb's flags; it reports the exit status to return when parsing ends the run
+// (a usage error, or --help).
+func parseFlags(fs *flag.FlagSet, args []string, stderr io.Writer) (int, bool) {
+	fs.SetOutput(stderr)
+	err := fs.Parse(args)
+	switch {
+	case errors.Is(err, flag.ErrHelp):
+		return exitDecided, false
+	case err != nil:
+		return exitUsage, false
+	case fs.NArg() > 0:
+		fmt.Fprintf(stderr, "clearwater-firstboot %s: unexpected argument %q\n", fs.Name(), fs.Arg(0))
+		fs.Usage()
+		return exitUsage, false
+	}
+	return 0, true
+}
