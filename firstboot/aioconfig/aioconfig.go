@@ -1,0 +1,208 @@
+// Package aioconfig writes Clearwater's all-in-one config for the chosen address: the keys of
+// /etc/clearwater/local_config and /etc/clearwater/shared_config, and the clearwater-aio block of
+// /etc/hosts, in upstream's formats (clearwater-auto-config's write_config) with its defects fixed.
+//
+// Keys are upserted (see upsertKeys): every line we do not own is kept byte for byte, as are line
+// endings (CRLF too) and whether the file ends with one. Files are replaced atomically and keep
+// their mode and owner; when nothing would change, nothing is written. Every path is resolved
+// inside the root with os.Root: a symlink that is absolute or leads out of the root is an error,
+// and a symlink in the place of a file we write is refused rather than replaced.
+//
+// Upstream's port and prefix overrides (scscf=, scscf_prefix=, ... in /etc/clearwater/config)
+// are not honoured: the URIs and the hosts block always use upstream's defaults.
+package aioconfig
+
+import (
+	"errors"
+	"fmt"
+	"net/netip"
+	"os"
+	"strings"
+
+	"github.com/clearwater-aio/packer-plugin-clearwater/firstboot/config"
+)
+
+// The files and directories that the package owns or edits, inside the root.
+const (
+	LocalConfig     = "/etc/clearwater/local_config"
+	SharedConfig    = "/etc/clearwater/shared_config"
+	Hosts           = "/etc/hosts"
+	ClusterSettings = "/etc/clearwater/cluster_settings"
+	EtcdData        = "/var/lib/clearwater-etcd"
+)
+
+// The marker lines around the /etc/hosts block, as upstream's add_section_text writes them.
+const (
+	HostsStart = "#+clearwater-aio"
+	HostsEnd   = "#-clearwater-aio"
+)
+
+// Actions of a Change.
+const (
+	Create   = "create"
+	Update   = "update"
+	Remove   = "remove"
+	EmptyDir = "empty-dir"
+)
+
+// Values are the inputs of one run.
+type Values struct {
+	Address  netip.Addr // the chosen address: a unicast address, unzoned, not loopback or link-local
+	PublicIP netip.Addr // the public_ip override; the zero Addr means Address
+	Hostname string     // public_hostname and the SIP host names, e.g. "cw-aio"
+	Previous netip.Addr // the address of the last run; the zero Addr means there was none
+}
+
+// Change is one file written or removed, or one directory emptied.
+type Change struct {
+	Path   string // inside the root, e.g. "/etc/hosts"
+	Action string // Create, Update, Remove or EmptyDir
+}
+
+// Result says what a run did (Apply) or would do (Plan).
+type Result struct {
+	Changed      bool // anything written or removed
+	HostsChanged bool // the /etc/hosts block changed: dnsmasq, which serves it, needs a restart
+	// ClusterReset reports that the address is new (it differs from Previous, or there was no
+	// Previous), so ClusterSettings was removed and EtcdData emptied, where they had anything.
+	ClusterReset bool
+	Changes      []Change
+}
+
+// Plan returns what Apply would do under root, without changing anything.
+func Plan(root string, v Values) (Result, error) {
+	p, err := plan(root, v)
+	return p.result, err
+}
+
+// Apply writes the config for v under root ("/" on a live system). On an error from the checks
+// or from reading, nothing is changed; on an error while writing, Result lists what was done.
+func Apply(root string, v Values) (Result, error) {
+	p, err := plan(root, v)
+	if err != nil {
+		return Result{}, err
+	}
+	return p.apply(root)
+}
+
+// validate checks v before anything is read or written.
+func validate(v Values) error {
+	if err := usable(v.Address); err != nil {
+		return fmt.Errorf("aioconfig: address: %w", err)
+	}
+	if v.PublicIP.IsValid() {
+		if err := usable(v.PublicIP); err != nil {
+			return fmt.Errorf("aioconfig: public IP: %w", err)
+		}
+	}
+	if !config.ValidHostname(v.Hostname) {
+		return fmt.Errorf("aioconfig: hostname %q is not a valid host name (letters, digits, '-' and '.' labels of 1-63 characters)", v.Hostname)
+	}
+	return nil
+}
+
+// usable reports why a is not an address that Clearwater can be configured with.
+func usable(a netip.Addr) error {
+	switch {
+	case !a.IsValid():
+		return errors.New("no address given")
+	case a.Zone() != "":
+		return fmt.Errorf("%s has a zone; Clearwater's config cannot carry one", a)
+	case a.Is4In6():
+		return fmt.Errorf("%s is an IPv4-mapped IPv6 address; give the IPv4 address", a)
+	case a.IsUnspecified(), a.IsLoopback(), a.IsMulticast(), a.IsLinkLocalUnicast():
+		return fmt.Errorf("%s is not a unicast address that other hosts can reach", a)
+	case !a.IsGlobalUnicast():
+		return fmt.Errorf("%s is not a unicast address", a)
+	}
+	return nil
+}
+
+// bracket formats a for a host[:port] value: [v6] or v4.
+func bracket(a netip.Addr) string {
+	if a.Is6() {
+		return "[" + a.String() + "]"
+	}
+	return a.String()
+}
+
+// localKeys are upstream's local_config keys: addresses unbracketed.
+func localKeys(v Values) []keyValue {
+	public := v.Address
+	if v.PublicIP.IsValid() {
+		public = v.PublicIP
+	}
+	return []keyValue{
+		{"local_ip", v.Address.String()},
+		{"public_ip", public.String()},
+		{"public_hostname", v.Hostname},
+		{"etcd_cluster", v.Address.String()},
+	}
+}
+
+// sharedKeys are upstream's shared_config keys. Host names stay host names (sprout#1029: PJSIP
+// cannot parse a bracketed address in a SIP URI); host[:port] values take [v6]. The URIs are
+// quoted, as upstream writes them, because ';' ends a shell command.
+func sharedKeys(v Values) []keyValue {
+	b, h := bracket(v.Address), v.Hostname
+	uri := func(prefix, port string) string {
+		return `"sip:` + prefix + "." + h + ":" + port + `;transport=TCP"`
+	}
+	return []keyValue{
+		{"sprout_hostname", h},
+		{"xdms_hostname", b + ":7888"},
+		{"hs_hostname", b + ":8888"},
+		{"hs_provisioning_hostname", b + ":8889"},
+		{"sprout_registration_store", b},
+		{"homestead_impu_store", b},
+		{"upstream_hostname", "scscf." + h},
+		{"scscf_uri", uri("scscf", "5054")},
+		{"icscf_uri", uri("icscf", "5052")},
+		{"bgcf_uri", uri("bgcf", "5053")},
+	}
+}
+
+// hostsEntry is the line of the /etc/hosts block, with the new hostname (upstream used the one
+// from the previous config) and the address unbracketed, as /etc/hosts requires.
+func hostsEntry(v Values) string {
+	h := v.Hostname
+	return strings.Join([]string{v.Address.String(), h, "scscf." + h, "bgcf." + h, "icscf." + h}, " ")
+}
+
+// edits returns, for each file, how to compute its new content from the old.
+func edits(v Values) []fileEdit {
+	local, shared, entry := localKeys(v), sharedKeys(v), hostsEntry(v)
+	return []fileEdit{
+		{path: LocalConfig, edit: func(b []byte) []byte { return upsertKeys(b, local) }},
+		{path: SharedConfig, edit: func(b []byte) []byte { return upsertKeys(b, shared) }},
+		{path: Hosts, edit: func(b []byte) []byte {
+			return replaceBlock(b, HostsStart, HostsEnd, []string{entry})
+		}},
+	}
+}
+
+// plan validates v, reads the files under root and works out every change.
+func plan(root string, v Values) (*planned, error) {
+	p := &planned{}
+	if err := validate(v); err != nil {
+		return p, err
+	}
+	r, err := os.OpenRoot(root)
+	if err != nil {
+		return p, fmt.Errorf("aioconfig: root: %w", err)
+	}
+	defer r.Close()
+	for _, fe := range edits(v) {
+		if err := p.planFile(r, fe); err != nil {
+			return &planned{}, err
+		}
+	}
+	if !v.Previous.IsValid() || v.Previous != v.Address {
+		p.result.ClusterReset = true
+		if err := p.planReset(r); err != nil {
+			return &planned{}, err
+		}
+	}
+	p.result.Changed = len(p.result.Changes) > 0
+	return p, nil
+}

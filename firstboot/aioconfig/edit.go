@@ -1,0 +1,187 @@
+package aioconfig
+
+import (
+	"bytes"
+	"net/netip"
+	"strings"
+)
+
+// keyValue is one shell assignment that we own: Key=Value on a line of its own.
+type keyValue struct {
+	Key, Value string
+}
+
+// line is one line of a file: its text and the line ending that followed it ("\n", "\r\n" or
+// "" for a last line without one). A lone "\r" is text, as it is to bash.
+type line struct {
+	text, eol []byte
+}
+
+func splitLines(b []byte) []line {
+	var lines []line
+	for len(b) > 0 {
+		i := bytes.IndexByte(b, '\n')
+		if i < 0 {
+			lines = append(lines, line{text: b})
+			break
+		}
+		text, eol := b[:i], b[i:i+1]
+		if i > 0 && b[i-1] == '\r' {
+			text, eol = b[:i-1], b[i-1:i+1]
+		}
+		lines = append(lines, line{text: text, eol: eol})
+		b = b[i+1:]
+	}
+	return lines
+}
+
+// lineEnding is the ending a file uses: that of its first ended line, "\n" when it has none.
+func lineEnding(lines []line) []byte {
+	for _, l := range lines {
+		if len(l.eol) > 0 {
+			return l.eol
+		}
+	}
+	return []byte("\n")
+}
+
+// editor rebuilds a file line by line and keeps its trailing-newline state: a file that did not
+// end with a line ending still does not, whatever lines were added or dropped at its end.
+type editor struct {
+	in      []line
+	eol     []byte
+	noEnd   bool
+	out     []byte
+	lastEOL int // length of the line ending last written to out
+}
+
+func newEditor(content []byte) *editor {
+	lines := splitLines(content)
+	e := &editor{in: lines, eol: lineEnding(lines), out: make([]byte, 0, len(content)+256)}
+	if n := len(lines); n > 0 && len(lines[n-1].eol) == 0 {
+		e.noEnd = true
+		lines[n-1].eol = e.eol // ended for now; finish takes it off again
+	}
+	return e
+}
+
+func (e *editor) keep(l line) {
+	e.out = append(append(e.out, l.text...), l.eol...)
+	e.lastEOL = len(l.eol)
+}
+
+func (e *editor) add(text string) { e.keep(line{text: []byte(text), eol: e.eol}) }
+
+func (e *editor) finish() []byte {
+	if e.noEnd {
+		// Every line in out is ended; the last ending goes.
+		e.out = e.out[:len(e.out)-e.lastEOL]
+	}
+	return e.out
+}
+
+// upsertKeys sets each key of kvs in a shell-style key=value file. The first line that assigns
+// the key at column 0 ("key=...", as upstream's sed matches it) is replaced in place and keeps
+// its line ending; later such lines are dropped, because when bash sources the file the last
+// assignment wins and a stale duplicate would override ours (upstream's sed rewrites them all
+// to the same value: the effective config is the same). A missing key is appended, in kvs
+// order, with the file's line ending. Every other line is kept byte for byte: comments,
+// "#key=", "key_extra=", indented or exported assignments (an operator's own logic).
+func upsertKeys(content []byte, kvs []keyValue) []byte {
+	e := newEditor(content)
+	seen := make([]bool, len(kvs))
+	for _, l := range e.in {
+		i := keyIndex(l.text, kvs)
+		switch {
+		case i < 0:
+			e.keep(l)
+		case !seen[i]:
+			seen[i] = true
+			e.keep(line{text: []byte(kvs[i].Key + "=" + kvs[i].Value), eol: l.eol})
+		}
+	}
+	for i, kv := range kvs {
+		if !seen[i] {
+			e.add(kv.Key + "=" + kv.Value)
+		}
+	}
+	return e.finish()
+}
+
+// keyIndex returns the index of the key that text assigns at column 0, or -1.
+func keyIndex(text []byte, kvs []keyValue) int {
+	for i, kv := range kvs {
+		k := kv.Key
+		if len(text) > len(k) && text[len(k)] == '=' && string(text[:len(k)]) == k {
+			return i
+		}
+	}
+	return -1
+}
+
+// replaceBlock puts body between the marker lines start and end, where the first block is, or
+// at the end of the file when there is none; later blocks are dropped (upstream's sed deletes
+// them all). Marker lines match with trailing blanks ignored. A start marker without an end
+// marker is a broken block: it is taken to be the marker and, when the next line is an entry
+// that upstream writes (see isAIOEntry), that line too. Upstream's sed would delete from the
+// marker to the end of the file; no other line of the operator's is touched here.
+func replaceBlock(content []byte, start, end string, body []string) []byte {
+	e := newEditor(content)
+	done := false
+	for i := 0; i < len(e.in); i++ {
+		if !isMarker(e.in[i].text, start) {
+			e.keep(e.in[i])
+			continue
+		}
+		i = blockEnd(e.in, i, end)
+		if !done {
+			done = true
+			e.addBlock(start, end, body)
+		}
+	}
+	if !done {
+		e.addBlock(start, end, body)
+	}
+	return e.finish()
+}
+
+func (e *editor) addBlock(start, end string, body []string) {
+	e.add(start)
+	for _, b := range body {
+		e.add(b)
+	}
+	e.add(end)
+}
+
+// blockEnd returns the index of the last line of the block that starts at line i.
+func blockEnd(lines []line, i int, end string) int {
+	for j := i + 1; j < len(lines); j++ {
+		if isMarker(lines[j].text, end) {
+			return j
+		}
+	}
+	if i+1 < len(lines) && isAIOEntry(string(lines[i+1].text)) {
+		return i + 1
+	}
+	return i
+}
+
+// isAIOEntry reports whether s is a hosts line that upstream writes into its block: an address,
+// then names ending in scscf.<host> bgcf.<host> icscf.<host>, where <host> may be empty (upstream's
+// first run writes "<ip>  scscf. bgcf. icscf.").
+func isAIOEntry(s string) bool {
+	f := strings.Fields(s)
+	if len(f) != 4 && len(f) != 5 {
+		return false
+	}
+	if _, err := netip.ParseAddr(f[0]); err != nil {
+		return false
+	}
+	n := len(f)
+	return strings.HasPrefix(f[n-3], "scscf.") && strings.HasPrefix(f[n-2], "bgcf.") &&
+		strings.HasPrefix(f[n-1], "icscf.")
+}
+
+func isMarker(text []byte, marker string) bool {
+	return string(bytes.TrimRight(text, " \t\r")) == marker
+}
