@@ -1,0 +1,155 @@
+package policy
+
+import (
+	"fmt"
+	"path"
+	"slices"
+
+	"github.com/clearwater-aio/packer-plugin-clearwater/firstboot/netstate"
+)
+
+// surveyed is what survey finds: each family's candidates, ranked, and why others are not.
+type surveyed struct {
+	cands    [2][]Candidate // IPv4, IPv6
+	defDev   [2]string      // the link of each family's default route, "" when none
+	reasons  []string       // filled only when explaining
+	warnings []string
+}
+
+// survey walks the snapshot once, keeping usable addresses; explain records the reasons too.
+func survey(s netstate.Snapshot, in Input, explain bool) surveyed {
+	var sv surveyed
+	note := func(format string, a ...any) {
+		if explain {
+			sv.reasons = append(sv.reasons, fmt.Sprintf(format, a...))
+		}
+	}
+	sv.defDev = defaultDevs(s.Routes)
+	for i, fam := range [2]string{"IPv4", "IPv6"} {
+		if sv.defDev[i] == "" {
+			note("no %s default route", fam)
+		}
+	}
+	for _, p := range in.IgnoreInterfaces {
+		if _, err := path.Match(p, ""); err != nil && explain {
+			sv.warnings = append(sv.warnings, fmt.Sprintf("ignore_interfaces pattern %q is malformed: it matches nothing", p))
+		}
+	}
+	if _, ok := s.Link(in.Interface); in.Interface != "" && !ok && explain {
+		sv.warnings = append(sv.warnings, fmt.Sprintf("interface %s (the interface setting) does not exist: no address counts", in.Interface))
+	}
+	for _, l := range s.Links {
+		if why := skipLink(l, in); why != "" {
+			note("ignored %s: %s", l.Name, why)
+			continue
+		}
+		for _, a := range l.Addrs {
+			ip := a.Prefix.Addr()
+			if why := unusable(a); why != "" {
+				note("%s on %s %s", ip, l.Name, why)
+				continue
+			}
+			f := 0
+			if ip.Is6() {
+				f = 1
+			}
+			sv.cands[f] = append(sv.cands[f], Candidate{Addr: ip, Prefix: a.Prefix, Interface: l.Name, Index: l.Index})
+		}
+	}
+	for f := range sv.cands {
+		rank(sv.cands[f], sv.defDev[f])
+	}
+	return sv
+}
+
+// skipLink says why no address of l counts, or "".
+func skipLink(l netstate.Link, in Input) string {
+	if in.Interface != "" && l.Name != in.Interface {
+		return fmt.Sprintf("only %s counts (interface setting)", in.Interface)
+	}
+	if in.Interface == "" {
+		for _, p := range in.IgnoreInterfaces {
+			if ok, _ := path.Match(p, l.Name); ok {
+				return "matches ignore_interfaces pattern " + p
+			}
+		}
+	}
+	switch {
+	case l.Loopback:
+		return "loopback"
+	case !l.AdminUp:
+		return "link is administratively down"
+	case !l.Up:
+		return fmt.Sprintf("link is down (no carrier, operstate %s)", l.OperState)
+	}
+	return ""
+}
+
+// unusable says why an address on an up link cannot carry Clearwater, or "".
+func unusable(a netstate.Addr) string {
+	ip := a.Prefix.Addr()
+	switch {
+	case !ip.IsValid():
+		return "is not a valid address"
+	case a.Scope == "host" || a.Scope == "nowhere":
+		return "has " + a.Scope + " scope"
+	case ip.IsLinkLocalUnicast():
+		return "is link-local"
+	case !ip.IsGlobalUnicast() || ip.Is4In6():
+		return "is not a routable unicast address"
+	case a.DADFailed:
+		return "failed duplicate address detection (dadfailed): another host on the link has it"
+	case a.Tentative && a.Optimistic:
+		return "is tentative (optimistic DAD not finished)"
+	case a.Tentative:
+		return "is tentative (DAD not finished)"
+	case a.Deprecated:
+		return "is deprecated (preferred lifetime 0)"
+	case a.Temporary:
+		return "is a temporary (privacy) address, which changes over time"
+	}
+	return ""
+}
+
+// rank orders candidates of one family: those on defDev first, then global unicast before ULA,
+// then lower ifindex, then as listed.
+func rank(c []Candidate, defDev string) {
+	key := func(x Candidate) (int, int, int) {
+		d, u := 1, 0
+		if defDev != "" && x.Interface == defDev {
+			d = 0
+		}
+		if ula.Contains(x.Addr) {
+			u = 1
+		}
+		return d, u, x.Index
+	}
+	slices.SortStableFunc(c, func(x, y Candidate) int {
+		xd, xu, xi := key(x)
+		yd, yu, yi := key(y)
+		switch {
+		case xd != yd:
+			return xd - yd
+		case xu != yu:
+			return xu - yu
+		}
+		return xi - yi
+	})
+}
+
+// defaultDevs returns the link of the IPv4 and of the IPv6 default route with the lowest metric
+// (the one the kernel uses; the first listed on a tie).
+func defaultDevs(routes []netstate.Route) [2]string {
+	var devs [2]string
+	var best [2]int
+	for _, r := range routes {
+		f := 0
+		if r.IPv6 {
+			f = 1
+		}
+		if devs[f] == "" || r.Metric < best[f] {
+			devs[f], best[f] = r.Dev, r.Metric
+		}
+	}
+	return devs
+}
