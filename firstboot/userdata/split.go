@@ -1,0 +1,267 @@
+package userdata
+
+import (
+	"bytes"
+	"compress/gzip"
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"strings"
+
+	"gopkg.in/yaml.v3"
+)
+
+// Bounds that keep hostile user-data from exhausting the helper.
+const (
+	// MaxDecompressed bounds the bytes that gzip may produce across one Parse (a zip bomb stops
+	// there).
+	MaxDecompressed = 16 << 20
+	// MaxDepth bounds the nesting of multipart containers.
+	MaxDepth = 8
+	// MaxParts bounds how many parts one Parse reads.
+	MaxParts = 1000
+)
+
+// gzipTypes are the part types that cloud-init decompresses (user_data.DECOMP_TYPES).
+var gzipTypes = map[string]bool{
+	"application/gzip":              true,
+	"application/gzip-compressed":   true,
+	"application/gzipped":           true,
+	"application/x-compress":        true,
+	"application/x-compressed":      true,
+	"application/x-gunzip":          true,
+	"application/x-gzip":            true,
+	"application/x-gzip-compressed": true,
+}
+
+// splitter unpacks user-data into parts the way cloud-init's UserDataProcessor does.
+type splitter struct {
+	parts []Part
+	notes []string
+	gz    *budget
+	full  bool // MaxParts reached, and said so
+}
+
+// Split unpacks user-data into its parts, in order, as cloud-init does before it runs its part
+// handlers: a gzip blob is decompressed, MIME multipart is walked (transfer encodings and
+// gzip-typed parts decoded, text/plain and text/x-not-multipart parts typed by Sniff), and a
+// #cloud-config-archive is exploded into its entries. Notes say what could not be read.
+func Split(data []byte) ([]Part, []string) {
+	return split(data, &budget{MaxDecompressed})
+}
+
+func split(data []byte, gz *budget) ([]Part, []string) {
+	s := &splitter{gz: gz}
+	s.blob(data)
+	return s.parts, s.notes
+}
+
+func (s *splitter) note(format string, a ...any) {
+	s.notes = append(s.notes, fmt.Sprintf(format, a...))
+}
+
+// blob reads the whole user-data (user_data.convert_string).
+func (s *splitter) blob(data []byte) {
+	if isGzip(data) {
+		out, err := s.gz.gunzip(data)
+		if err != nil {
+			s.note("user-data looks gzip-compressed but does not decompress (%v): not read", err)
+			return
+		}
+		data = out
+	}
+	if isMIME(data) {
+		s.message(data, 0)
+		return
+	}
+	s.add(Part{Type: TypeNotMultipart, Payload: data}, nil)
+}
+
+func isGzip(b []byte) bool { return len(b) >= 2 && b[0] == 0x1f && b[1] == 0x8b }
+
+// budget is what gzip may still produce in one Parse: it bounds the whole blob, gzip-typed parts
+// and gzip-encoded write_files together, so that no mix of them adds up to a zip bomb.
+type budget struct{ left int64 }
+
+func (b *budget) gunzip(data []byte) ([]byte, error) {
+	zr, err := gzip.NewReader(bytes.NewReader(data))
+	if err != nil {
+		return nil, err
+	}
+	out, err := io.ReadAll(io.LimitReader(zr, b.left+1))
+	if err != nil {
+		return nil, err
+	}
+	if int64(len(out)) > b.left {
+		b.left = 0
+		return nil, fmt.Errorf("more than %d MiB decompressed in all", MaxDecompressed>>20)
+	}
+	b.left -= int64(len(out))
+	return out, nil
+}
+
+// message walks one MIME entity: containers are descended into, leaves become parts.
+func (s *splitter) message(msg []byte, depth int) {
+	h, body := readHeader(msg)
+	typ, params := contentType(h, TypePlain)
+	if !strings.HasPrefix(typ, "multipart/") {
+		s.leaf(h, typ, body)
+		return
+	}
+	if depth >= MaxDepth {
+		s.note("multipart nested deeper than %d levels: the inner parts are not read", MaxDepth)
+		return
+	}
+	boundary := params["boundary"]
+	if boundary == "" {
+		s.note("%s without a boundary: its parts are not read", typ)
+		return
+	}
+	for _, p := range splitMultipart(body, boundary) {
+		if s.full {
+			return
+		}
+		s.message(p, depth+1)
+	}
+}
+
+// leaf turns one MIME leaf into a part: transfer encoding undone, gzip undone, type settled.
+func (s *splitter) leaf(h header, typ string, body []byte) {
+	p := Part{Type: typ, Name: filename(h), MergeType: mergeType(h)}
+	payload, err := decodeTransfer(h.get("Content-Transfer-Encoding"), body)
+	if err != nil {
+		p.Note = fmt.Sprintf("%s transfer encoding does not decode (%v): read as it is", h.get("Content-Transfer-Encoding"), err)
+	}
+	if gzipTypes[typ] {
+		out, err := s.gz.gunzip(payload)
+		if err != nil {
+			p.Note = fmt.Sprintf("%s part does not decompress (%v): skipped", typ, err)
+			p.Payload = payload
+			s.parts = append(s.parts, p)
+			return
+		}
+		payload, typ = out, TypePlain
+	}
+	p.Type, p.Payload = typ, payload
+	s.add(p, h)
+}
+
+// add settles a part's type by sniffing where cloud-init does, then records it, exploding an
+// archive into its entries.
+func (s *splitter) add(p Part, h header) {
+	switch p.Type {
+	case TypePlain, TypeNotMultipart, TypeShellScript:
+		if t := Sniff(p.Payload); t != "" {
+			p.Type = t
+		}
+	}
+	if len(s.parts) >= MaxParts {
+		if !s.full {
+			s.note("more than %d parts: the rest are not read", MaxParts)
+			s.full = true
+		}
+		return
+	}
+	s.parts = append(s.parts, p)
+	if p.Type == TypeCloudConfigArchive {
+		s.archive(&s.parts[len(s.parts)-1])
+	}
+}
+
+// archive explodes a #cloud-config-archive: a YAML list whose items are a payload string or a
+// mapping {content, type, filename, ...}. An item without a type is typed by Sniff, and
+// defaults to text/cloud-config. As in cloud-init, items are not unpacked any further.
+func (s *splitter) archive(a *Part) {
+	var doc yaml.Node
+	if err := yaml.Unmarshal(stripBOM(a.Payload), &doc); err != nil {
+		a.Note = "archive is not valid YAML (" + yamlError(err) + "): its entries are not read"
+		return
+	}
+	root := resolve(docRoot(&doc))
+	if root == nil || root.Kind != yaml.SequenceNode {
+		a.Note = "archive is not a YAML list: its entries are not read"
+		return
+	}
+	a.Note = fmt.Sprintf("archive of %d entries, read below", len(root.Content))
+	for i, item := range root.Content {
+		p, err := archiveEntry(resolve(item))
+		if err != nil {
+			s.note("archive entry %d: %v: skipped", i+1, err)
+			continue
+		}
+		if len(s.parts) >= MaxParts {
+			s.add(p, nil) // says so once
+			return
+		}
+		s.parts = append(s.parts, p)
+	}
+}
+
+func archiveEntry(n *yaml.Node) (Part, error) {
+	if n == nil {
+		return Part{}, errors.New("empty")
+	}
+	if n.Kind == yaml.ScalarNode {
+		content, _ := scalarBytes(n)
+		return Part{Type: sniffOr(content, TypeCloudConfig), Payload: content}, nil
+	}
+	if n.Kind != yaml.MappingNode {
+		return Part{}, errors.New("neither a string nor a mapping")
+	}
+	var p Part
+	binary := false
+	typ := ""
+	for _, kv := range pairs(n) {
+		v := resolve(kv.value)
+		switch kv.key {
+		case "content":
+			c, ok := scalarBytes(v)
+			if !ok {
+				return Part{}, errors.New("content is not a string")
+			}
+			p.Payload, binary = c, v.Tag == "!!binary"
+		case "type":
+			typ = strings.ToLower(strings.TrimSpace(scalarString(v)))
+		case "filename":
+			p.Name = scalarString(v)
+		case "merge_how", "merge_type", "Merge-Type", "X-Merge-Type":
+			p.MergeType = scalarString(v)
+		}
+	}
+	if typ == "" {
+		def := TypeCloudConfig
+		if binary {
+			def = TypeOctetStream
+		}
+		typ = sniffOr(p.Payload, def)
+	}
+	if strings.Count(typ, "/") != 1 {
+		return Part{}, fmt.Errorf("type %q is not a MIME type", typ)
+	}
+	p.Type = typ
+	return p, nil
+}
+
+func sniffOr(payload []byte, def string) string {
+	if t := Sniff(payload); t != "" {
+		return t
+	}
+	return def
+}
+
+// filename is the part's name from Content-Disposition (make-mime and write-mime-multipart set it).
+func filename(h header) string {
+	_, params, err := mime.ParseMediaType(h.get("Content-Disposition"))
+	if err != nil {
+		return ""
+	}
+	return params["filename"]
+}
+
+func mergeType(h header) string {
+	if v := h.get("Merge-Type"); v != "" {
+		return v
+	}
+	return h.get("X-Merge-Type")
+}

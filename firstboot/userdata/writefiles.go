@@ -1,0 +1,135 @@
+package userdata
+
+import (
+	"errors"
+	"path"
+	"strings"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/clearwater-aio/packer-plugin-clearwater/firstboot/config"
+)
+
+// toggle reads the clearwater: {force_ipv6: bool} key of the merged cloud-config.
+func (r *Result) toggle(v *yaml.Node) {
+	if v == nil {
+		return
+	}
+	if v.Kind != yaml.MappingNode {
+		r.note("cloud-config key %s is %s, not a mapping such as {%s: true}: no toggle from it", ConfigKey, describe(v), ForceKey)
+		return
+	}
+	found := false
+	for _, kv := range pairs(v) {
+		if kv.key != ForceKey {
+			r.note("cloud-config key %s.%s is not known: ignored", ConfigKey, kv.key)
+			continue
+		}
+		found = true
+		b, ok := yamlBool(resolve(kv.value))
+		if !ok {
+			r.Force = nil
+			r.note("cloud-config key %s.%s is %s, not true or false: no toggle from it", ConfigKey, ForceKey, describe(resolve(kv.value)))
+			continue
+		}
+		r.Force = &b
+	}
+	if found && r.Force != nil {
+		r.note("cloud-config key %s.%s: %t", ConfigKey, ForceKey, *r.Force)
+	}
+}
+
+// writeFiles finds the marker and the drop-ins among the merged cloud-config's write_files.
+func (r *Result) writeFiles(v *yaml.Node, gz *budget) {
+	if v == nil || v.Tag == "!!null" {
+		return
+	}
+	if v.Kind != yaml.SequenceNode {
+		r.note("write_files is %s, not a list: not read", describe(v))
+		return
+	}
+	for i, e := range v.Content {
+		r.writeFile(i+1, resolve(e), gz)
+	}
+}
+
+// writeFile reads one write_files entry.
+func (r *Result) writeFile(n int, e *yaml.Node, gz *budget) {
+	if e == nil || e.Kind != yaml.MappingNode {
+		r.note("write_files entry %d is %s, not a mapping: skipped", n, describe(e))
+		return
+	}
+	f := map[string]*yaml.Node{}
+	for _, kv := range pairs(e) {
+		f[kv.key] = resolve(kv.value)
+	}
+	raw := scalarString(f["path"])
+	if raw == "" {
+		r.note("write_files entry %d has no path: skipped", n)
+		return
+	}
+	p := cleanPath(raw)
+	switch {
+	case p == MarkerPath:
+		r.Marker = true
+		r.note("write_files entry %d writes the marker %s%s", n, p, entryFlags(f))
+	case path.Dir(p) == config.DropIn && strings.HasSuffix(p, ".yaml"):
+		data, err := fileContent(f, gz)
+		if err != nil {
+			r.note("write_files entry %d (%s): %v: not used as config", n, p, err)
+			return
+		}
+		r.DropIns = append(r.DropIns, config.Source{Name: p, Data: data, Soft: true})
+		r.note("write_files entry %d writes the config drop-in %s%s", n, p, entryFlags(f))
+	case path.Dir(p) == config.DropIn:
+		r.note("write_files entry %d writes %s, which is not a .yaml drop-in: the helper ignores it", n, p)
+	case p == config.File:
+		r.note("write_files entry %d writes %s: the baked config is not taken from user-data (use %s/*.yaml)", n, p, config.DropIn)
+	}
+}
+
+// entryFlags notes the write_files options that change when or how cloud-init writes the file.
+func entryFlags(f map[string]*yaml.Node) string {
+	var s []string
+	if b, _ := yamlBool(f["append"]); b {
+		s = append(s, "append: cloud-init appends to the file; read here as the whole file")
+	}
+	if b, _ := yamlBool(f["defer"]); b {
+		s = append(s, "defer: cloud-init writes it late, in its final stage")
+	}
+	if f["source"] != nil {
+		s = append(s, "source: never fetched")
+	}
+	if len(s) == 0 {
+		return ""
+	}
+	return " (" + strings.Join(s, "; ") + ")"
+}
+
+// fileContent decodes an entry's content as cloud-init's write_files does for its encoding.
+func fileContent(f map[string]*yaml.Node, gz *budget) ([]byte, error) {
+	c := f["content"]
+	data, ok := scalarBytes(c)
+	if c == nil {
+		data, ok = []byte{}, true
+	}
+	if !ok {
+		return nil, errors.New("content is not a string")
+	}
+	enc := strings.ToLower(strings.TrimSpace(scalarString(f["encoding"])))
+	switch enc {
+	case "", "text/plain":
+		return data, nil
+	case "b64", "base64":
+		return decodeBase64(data)
+	case "gz", "gzip":
+		return gz.gunzip(data)
+	case "gz+base64", "gzip+base64", "gz+b64", "gzip+b64":
+		b, err := decodeBase64(data)
+		if err != nil {
+			return nil, err
+		}
+		return gz.gunzip(b)
+	}
+	return data, nil // cloud-init warns and writes it as text
+}
