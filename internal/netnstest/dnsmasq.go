@@ -1,0 +1,53 @@
+package netnstest
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"testing"
+	"time"
+)
+
+// DnsmasqConfig is how a test runs Debian's dnsmasq as the DHCP/RA server of a link.
+type DnsmasqConfig struct {
+	Link *Link // the server's end; it needs an address in each range's subnet
+	// Ranges are --dhcp-range values, e.g. "192.0.2.100,192.0.2.150,255.255.255.0,1h" or
+	// "::100,::1ff,constructor:<ifname>,64,1h" (DHCPv6) or "::,constructor:<ifname>,ra-only".
+	Ranges []string
+	RA     bool     // --enable-ra
+	Args   []string // more dnsmasq options
+}
+
+// StartDnsmasq runs dnsmasq in the foreground in the link's namespace (DNS off, leases in a
+// temp dir) and waits until it is serving. It is killed by PID when the test ends. Without a
+// dnsmasq binary it skips, or fails under CI=true.
+func StartDnsmasq(t testing.TB, cfg DnsmasqConfig) *Proc {
+	t.Helper()
+	bin, err := exec.LookPath("dnsmasq")
+	if err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("netnstest: dnsmasq not found (CI=true, so this is a failure)")
+		}
+		t.Skip("netnstest: dnsmasq not found (apt-get install dnsmasq-base)")
+	}
+	dir := t.TempDir()
+	args := []string{"--no-daemon", "--conf-file=/dev/null", "--port=0", "--log-dhcp",
+		"--interface=" + cfg.Link.Name, "--bind-interfaces", "--user=root", "--group=root",
+		"--pid-file=" + filepath.Join(dir, "dnsmasq.pid"),
+		"--dhcp-leasefile=" + filepath.Join(dir, "leases"), "--dhcp-authoritative",
+		// Without it dnsmasq pings each address for 3 s before offering it.
+		"--no-ping"}
+	for _, r := range cfg.Ranges {
+		args = append(args, "--dhcp-range="+r)
+	}
+	if cfg.RA {
+		args = append(args, "--enable-ra")
+	}
+	args = append(args, cfg.Args...)
+	p := cfg.Link.NS.Start(t, bin, args...)
+	// "started, version" comes after the sockets are bound.
+	if err := p.WaitOutput("started, version", 5*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
