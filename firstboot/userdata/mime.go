@@ -159,9 +159,11 @@ func trimLineBreak(b []byte) []byte {
 func decodeTransfer(cte string, payload []byte) ([]byte, error) {
 	switch strings.ToLower(strings.TrimSpace(cte)) {
 	case "base64":
-		out, err := decodeBase64(payload)
+		// Python joins the lines first, and on a length error returns them joined.
+		joined := bytes.Join(bytes.FieldsFunc(payload, func(r rune) bool { return r == '\n' || r == '\r' }), nil)
+		out, err := decodeBase64(joined)
 		if err != nil {
-			return payload, err
+			return joined, err
 		}
 		return out, nil
 	case "quoted-printable":
@@ -175,8 +177,11 @@ func decodeTransfer(cte string, payload []byte) ([]byte, error) {
 }
 
 // decodeBase64 decodes as Python's non-strict base64 does: characters outside the alphabet
-// (line breaks, blanks) are skipped, and padding is optional.
+// (line breaks, blanks) are skipped, padding is optional, and the data ends at the first '='.
 func decodeBase64(in []byte) ([]byte, error) {
+	if i := bytes.IndexByte(in, '='); i >= 0 {
+		in = in[:i]
+	}
 	clean := make([]byte, 0, len(in))
 	for _, c := range in {
 		if c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '+' || c == '/' {

@@ -81,6 +81,9 @@ func Parse(data []byte) (r Result) {
 	}
 	r.toggle(merged.Values[ConfigKey])
 	r.writeFiles(merged.Values["write_files"], gz)
+	if merged.Values[ConfigKey] == nil && !r.Marker && len(r.DropIns) == 0 {
+		r.note("cloud-config has no %s key and no write_files entry for the marker or a drop-in: no toggle from it", ConfigKey)
+	}
 	return r
 }
 

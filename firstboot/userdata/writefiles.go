@@ -2,6 +2,7 @@ package userdata
 
 import (
 	"errors"
+	"fmt"
 	"path"
 	"strings"
 
@@ -121,15 +122,31 @@ func fileContent(f map[string]*yaml.Node, gz *budget) ([]byte, error) {
 	case "", "text/plain":
 		return data, nil
 	case "b64", "base64":
-		return decodeBase64(data)
+		return unbase64(data)
 	case "gz", "gzip":
-		return gz.gunzip(data)
+		return ungzip(data, gz)
 	case "gz+base64", "gzip+base64", "gz+b64", "gzip+b64":
-		b, err := decodeBase64(data)
+		b, err := unbase64(data)
 		if err != nil {
 			return nil, err
 		}
-		return gz.gunzip(b)
+		return ungzip(b, gz)
 	}
 	return data, nil // cloud-init warns and writes it as text
+}
+
+func unbase64(b []byte) ([]byte, error) {
+	out, err := decodeBase64(b)
+	if err != nil {
+		return nil, fmt.Errorf("base64: %w", err)
+	}
+	return out, nil
+}
+
+func ungzip(b []byte, gz *budget) ([]byte, error) {
+	out, err := gz.gunzip(b)
+	if err != nil {
+		return nil, fmt.Errorf("gzip: %w", err)
+	}
+	return out, nil
 }
