@@ -195,6 +195,9 @@ func ParseRoutes(data []byte) ([]Route, error) {
 
 // parseRoute turns one ip route into one Route per next hop; ai is its array's position of n.
 func parseRoute(j ipRoute, ai, n int) ([]Route, error) {
+	if j.Dst == "" {
+		return nil, errors.New(`missing "dst": not an ip route`)
+	}
 	hint, err := routeFamily(j)
 	if err != nil {
 		return nil, err
