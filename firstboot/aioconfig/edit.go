@@ -60,7 +60,15 @@ func newEditor(content []byte) *editor {
 	e := &editor{in: lines, eol: lineEnding(lines), out: make([]byte, 0, len(content)+256)}
 	if n := len(lines); n > 0 && len(lines[n-1].eol) == 0 {
 		e.noEnd = true
-		lines[n-1].eol = e.eol // ended for now; finish takes it off again
+		last := &lines[n-1]
+		last.eol = e.eol // ended for now; finish takes it off again
+		if bytes.HasSuffix(last.text, []byte("\r")) {
+			// A "\n" would make its CR a CRLF ending and change the line's text.
+			last.eol = []byte("\r\n")
+			if n == 1 {
+				e.eol = last.eol
+			}
+		}
 	}
 	return e
 }

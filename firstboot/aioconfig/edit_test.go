@@ -31,7 +31,9 @@ func TestUpsertKeys(t *testing.T) {
 		{"trailing comment replaced, as upstream's sed", "local_ip=10.0.0.5 # mine\npublic_ip=10.0.0.5\n", both},
 		{"blank lines only", "\n\n", "\n\n" + both},
 		{"CRLF blank line", "\r\n", "\r\nlocal_ip=10.0.0.5\r\npublic_ip=10.0.0.5\r\n"},
-		{"unterminated CR at end kept", "a=1\r", "a=1\r\n" + both[:len(both)-1]},
+		{"unterminated CR at end kept", "a=1\r", "a=1\r\r\nlocal_ip=10.0.0.5\r\npublic_ip=10.0.0.5"},
+		{"unterminated CR at end of LF file", "x\na=1\r", "x\na=1\r\r\n" + both[:len(both)-1]},
+		{"unterminated CR on our key", "x\nlocal_ip=1\r", "x\nlocal_ip=10.0.0.5\r\n" + "public_ip=10.0.0.5"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

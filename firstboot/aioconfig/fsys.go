@@ -98,17 +98,17 @@ func readFile(r *os.Root, name string) ([]byte, fs.FileInfo, error) {
 	case errors.Is(err, fs.ErrNotExist):
 		return nil, nil, nil
 	case err != nil:
-		return nil, nil, fmt.Errorf("aioconfig: %w", err)
+		return nil, nil, fmt.Errorf("aioconfig: read %s: %w", name, err)
 	case info.Mode()&fs.ModeSymlink != 0:
 		return nil, nil, fmt.Errorf("aioconfig: %s is a symlink; refusing to replace it with a file", name)
 	case !info.Mode().IsRegular():
-		return nil, nil, fmt.Errorf("aioconfig: %s is not a regular file (%s)", name, info.Mode().Type())
+		return nil, nil, fmt.Errorf("aioconfig: %s is not a regular file (mode %v)", name, info.Mode())
 	case info.Size() > maxFileSize:
 		return nil, nil, fmt.Errorf("aioconfig: %s is %d bytes, more than the %d this reads", name, info.Size(), maxFileSize)
 	}
 	data, err := r.ReadFile(rel(name))
 	if err != nil {
-		return nil, nil, fmt.Errorf("aioconfig: %w", err)
+		return nil, nil, fmt.Errorf("aioconfig: read %s: %w", name, err)
 	}
 	return data, info, nil
 }
@@ -223,13 +223,13 @@ func (p *planned) planReset(r *os.Root) error {
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
 	case err != nil:
-		return fmt.Errorf("aioconfig: %w", err)
+		return fmt.Errorf("aioconfig: read %s: %w", ClusterSettings, err)
 	case info.IsDir():
 		return fmt.Errorf("aioconfig: %s is a directory", ClusterSettings)
 	default:
 		p.add(Change{Path: ClusterSettings, Action: Remove}, func(r *os.Root) error {
 			if err := r.Remove(rel(ClusterSettings)); err != nil && !errors.Is(err, fs.ErrNotExist) {
-				return fmt.Errorf("aioconfig: %w", err)
+				return fmt.Errorf("aioconfig: remove %s: %w", ClusterSettings, err)
 			}
 			return syncDir(r, path.Dir(rel(ClusterSettings)))
 		})
@@ -251,7 +251,7 @@ func entries(r *os.Root, dir string, n int) ([]string, error) {
 		return nil, nil
 	}
 	if err != nil {
-		return nil, fmt.Errorf("aioconfig: %w", err)
+		return nil, fmt.Errorf("aioconfig: read %s: %w", dir, err)
 	}
 	defer d.Close()
 	if info, err := d.Stat(); err != nil || !info.IsDir() {
