@@ -1,0 +1,333 @@
+package userdata
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path"
+	"path/filepath"
+	"strings"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/clearwater-aio/packer-plugin-clearwater/firstboot/seedfs"
+)
+
+// MaxFileSize bounds every file Discover reads.
+const MaxFileSize = 16 << 20
+
+// Kinds of Source.
+const (
+	KindFlag        = "flag"
+	KindConfigDrive = "config-drive"
+	KindNoCloud     = "nocloud"
+	KindCloudInit   = "cloud-init"
+)
+
+// Where the user-data and the instance ids live: on seed filesystems (relative to their root)
+// and under the helper's root.
+const (
+	ConfigDriveLabel    = "config-2"
+	ConfigDriveUserData = "openstack/latest/user_data"
+	ConfigDriveMetaData = "openstack/latest/meta_data.json"
+	NoCloudLabel        = "cidata"
+	NoCloudUserData     = "user-data"
+	NoCloudMetaData     = "meta-data"
+
+	CloudInitCopy       = "/var/lib/cloud/instance/user-data.txt"
+	CloudInitInstanceID = "/var/lib/cloud/data/instance-id"
+	InstanceDataJSON    = "/run/cloud-init/instance-data.json"
+	DMIProductUUID      = "/sys/class/dmi/id/product_uuid"
+)
+
+// NoCloudSeedDirs are the NoCloud seed folders under the root, in the order cloud-init reads them.
+var NoCloudSeedDirs = []string{"/var/lib/cloud/seed/nocloud", "/var/lib/cloud/seed/nocloud-net"}
+
+// Source is where a user-data blob came from.
+type Source struct {
+	// Kind is KindFlag, KindConfigDrive, KindNoCloud or KindCloudInit.
+	Kind string
+	// Path is the file read; on a seed filesystem, the device (or image) and the file inside it
+	// joined by ":", as in "/dev/sr0:openstack/latest/user_data".
+	Path string
+	// Data is the user-data, as read (Parse it).
+	Data []byte
+}
+
+// Discover finds the user-data, the first found winning:
+//
+//  1. flag, when non-empty: a literal path (not under root). If it cannot be read, Discover
+//     returns found == false with src.Kind == KindFlag and tries nothing else, so that a
+//     mistyped --user-data is an error for the caller rather than a silent fallback.
+//  2. A config drive: the filesystem labelled config-2 (any case), file openstack/latest/user_data.
+//  3. A NoCloud seed: the filesystem labelled cidata (any case), file user-data; then
+//     root/var/lib/cloud/seed/nocloud/user-data and root/var/lib/cloud/seed/nocloud-net/user-data.
+//  4. cloud-init's copy, root/var/lib/cloud/instance/user-data.txt, only when the instance it
+//     belongs to (root/var/lib/cloud/data/instance-id, else the folder the instance link names)
+//     is known to be the current one. The current instance id is the one that a seed found on
+//     this boot states (config drive meta_data.json "uuid", NoCloud meta-data "instance-id");
+//     else cloud-init's record for this boot, root/run/cloud-init/instance-data.json
+//     "v1.instance_id" (/run does not outlive a boot); else the SMBIOS system UUID,
+//     root/sys/class/dmi/id/product_uuid, which is the instance uuid under OpenStack Nova
+//     (elsewhere it matches no instance id, so the copy is then not used). Ids compare
+//     without case. With no current id known, the copy is not used.
+//
+// Seed filesystems are read without mounting (package seedfs). Every file read is bounded by
+// MaxFileSize. The notes say what was looked at and why each source was, or was not, used.
+func Discover(root, flag string) (src Source, found bool, notes []string) {
+	d := &discovery{root: root}
+	if flag != "" {
+		data, err := readFile(flag)
+		if err != nil {
+			d.note("--user-data %s: %v: no other source tried", flag, err)
+			return Source{Kind: KindFlag, Path: flag}, false, d.notes
+		}
+		d.note("user-data from --user-data %s (%d bytes)", flag, len(data))
+		return Source{Kind: KindFlag, Path: flag, Data: data}, true, d.notes
+	}
+	for _, try := range []func() (Source, bool){d.configDrive, d.noCloudDisk, d.noCloudDirs, d.cloudInitCopy} {
+		if s, ok := try(); ok {
+			return s, true, d.notes
+		}
+	}
+	d.note("no user-data found")
+	return Source{}, false, d.notes
+}
+
+// discovery carries what one Discover learns along the way: the instance ids that the seeds
+// state, which tell whether cloud-init's copy is current.
+type discovery struct {
+	root  string
+	notes []string
+	ids   []idClaim
+}
+
+type idClaim struct{ id, from string }
+
+func (d *discovery) note(format string, a ...any) {
+	d.notes = append(d.notes, fmt.Sprintf(format, a...))
+}
+
+func (d *discovery) under(p string) string { return filepath.Join(d.root, filepath.FromSlash(p)) }
+
+func (d *discovery) configDrive() (Source, bool) {
+	return d.seedDisk(KindConfigDrive, ConfigDriveLabel, ConfigDriveUserData, ConfigDriveMetaData, configDriveID)
+}
+
+func (d *discovery) noCloudDisk() (Source, bool) {
+	return d.seedDisk(KindNoCloud, NoCloudLabel, NoCloudUserData, NoCloudMetaData, noCloudID)
+}
+
+// seedDisk reads user-data (and, for the instance id, meta-data) from the filesystem labelled
+// label, in either case.
+func (d *discovery) seedDisk(kind, label, userData, metaData string, id func([]byte) (string, error)) (Source, bool) {
+	dev, err := seedfs.FindByLabel(d.root, label) // any case: config-2 or CONFIG-2, cidata or CIDATA
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			d.note("%s: no filesystem labelled %s", kind, label)
+		} else {
+			d.note("%s: looking for the label %s: %v", kind, label, err)
+		}
+		return Source{}, false
+	}
+	sfs, err := seedfs.OpenPath(dev)
+	if err != nil {
+		d.note("%s: %s is labelled %s but cannot be read: %v", kind, dev, label, err)
+		return Source{}, false
+	}
+	defer sfs.Close()
+	d.claimID(kind, dev+":"+metaData, func() ([]byte, error) { return sfs.ReadFile(metaData) }, id)
+	data, err := sfs.ReadFile(userData)
+	if err != nil {
+		d.note("%s: %s has no readable %s: %v", kind, dev, userData, unwrapPath(err))
+		return Source{}, false
+	}
+	p := dev + ":" + userData
+	d.note("user-data from the %s %s (%d bytes)", kind, p, len(data))
+	return Source{Kind: kind, Path: p, Data: data}, true
+}
+
+func (d *discovery) noCloudDirs() (Source, bool) {
+	for _, dir := range NoCloudSeedDirs {
+		meta := d.under(path.Join(dir, NoCloudMetaData))
+		d.claimID(KindNoCloud, meta, func() ([]byte, error) { return readFile(meta) }, noCloudID)
+		p := d.under(path.Join(dir, NoCloudUserData))
+		data, err := readFile(p)
+		if err != nil {
+			if errors.Is(err, fs.ErrNotExist) {
+				d.note("nocloud: no seed %s", p)
+			} else {
+				d.note("nocloud: seed %s not used: %v", p, err)
+			}
+			continue
+		}
+		d.note("user-data from the NoCloud seed %s (%d bytes)", p, len(data))
+		return Source{Kind: KindNoCloud, Path: p, Data: data}, true
+	}
+	return Source{}, false
+}
+
+// claimID records the instance id that a seed's meta-data states, if it has one.
+func (d *discovery) claimID(kind, where string, read func() ([]byte, error), id func([]byte) (string, error)) {
+	data, err := read()
+	if errors.Is(err, fs.ErrNotExist) {
+		return
+	}
+	if err == nil {
+		var v string
+		if v, err = id(data); err == nil {
+			d.ids = append(d.ids, idClaim{id: v, from: where})
+			return
+		}
+	}
+	d.note("%s: %s gives no instance id: %v", kind, where, unwrapPath(err))
+}
+
+// cloudInitCopy reads cloud-init's copy of the user-data when it belongs to the current instance.
+func (d *discovery) cloudInitCopy() (Source, bool) {
+	p := d.copyPath()
+	if _, err := os.Stat(p); err != nil {
+		d.note("cloud-init: no copy at %s", p)
+		return Source{}, false
+	}
+	copyID, copyFrom := d.copyInstanceID()
+	if copyID == "" {
+		d.note("cloud-init: copy %s not used: the instance it belongs to is unknown (no %s, no instance link)", p, d.under(CloudInitInstanceID))
+		return Source{}, false
+	}
+	cur, curFrom := d.currentInstanceID()
+	switch {
+	case cur == "":
+		d.note("cloud-init: copy %s (instance %s) not used: the current instance id is unknown (no seed meta-data, no %s, no %s)",
+			p, copyID, d.under(InstanceDataJSON), d.under(DMIProductUUID))
+		return Source{}, false
+	case !strings.EqualFold(cur, copyID):
+		d.note("cloud-init: copy %s not used: it belongs to instance %s (%s), the current one is %s (%s)", p, copyID, copyFrom, cur, curFrom)
+		return Source{}, false
+	}
+	data, err := readFile(p)
+	if err != nil {
+		d.note("cloud-init: copy %s not used: %v", p, err)
+		return Source{}, false
+	}
+	d.note("user-data from cloud-init's copy %s (%d bytes): instance %s is current (%s)", p, len(data), cur, curFrom)
+	return Source{Kind: KindCloudInit, Path: p, Data: data}, true
+}
+
+// copyInstanceID is the instance that cloud-init's copy belongs to: the id cloud-init recorded,
+// else the name of the instance folder that /var/lib/cloud/instance links to.
+func (d *discovery) copyInstanceID() (id, from string) {
+	p := d.under(CloudInitInstanceID)
+	if b, err := readFile(p); err == nil && strings.TrimSpace(string(b)) != "" {
+		return strings.TrimSpace(string(b)), p
+	}
+	link := d.under(path.Dir(CloudInitCopy))
+	if t, err := os.Readlink(link); err == nil {
+		return filepath.Base(t), link
+	}
+	return "", ""
+}
+
+// copyPath is where cloud-init's copy is under the root. cloud-init links /var/lib/cloud/instance
+// to /var/lib/cloud/instances/<id> with an absolute target, which must be taken under the root
+// too (the root may be another system's disk).
+func (d *discovery) copyPath() string {
+	link := d.under(path.Dir(CloudInitCopy))
+	t, err := os.Readlink(link)
+	if err != nil || !filepath.IsAbs(t) {
+		return d.under(CloudInitCopy)
+	}
+	return filepath.Join(d.root, t, path.Base(CloudInitCopy))
+}
+
+// currentInstanceID returns the id of the instance that is booting and where it was read, or
+// "" when unknown.
+func (d *discovery) currentInstanceID() (id, from string) {
+	// The rule is Discover's, step 4.
+	if len(d.ids) > 0 {
+		return d.ids[0].id, d.ids[0].from
+	}
+	p := d.under(InstanceDataJSON)
+	if b, err := readFile(p); err == nil {
+		var v struct {
+			V1 map[string]any `json:"v1"`
+		}
+		if json.Unmarshal(b, &v) == nil {
+			for _, k := range []string{"instance_id", "instance-id"} {
+				if s, ok := v.V1[k].(string); ok && s != "" {
+					return s, p
+				}
+			}
+		}
+		d.note("cloud-init: %s has no v1.instance_id", p)
+	}
+	p = d.under(DMIProductUUID)
+	if b, err := readFile(p); err == nil && strings.TrimSpace(string(b)) != "" {
+		return strings.TrimSpace(string(b)), p
+	}
+	return "", ""
+}
+
+func configDriveID(b []byte) (string, error) {
+	var v struct {
+		UUID string `json:"uuid"`
+	}
+	if err := json.Unmarshal(b, &v); err != nil {
+		return "", fmt.Errorf("not JSON: %v", err)
+	}
+	if v.UUID == "" {
+		return "", errors.New("no uuid")
+	}
+	return v.UUID, nil
+}
+
+func noCloudID(b []byte) (string, error) {
+	var v map[string]any
+	if err := yaml.Unmarshal(b, &v); err != nil {
+		return "", fmt.Errorf("not YAML: %v", yamlError(err))
+	}
+	id, ok := v["instance-id"]
+	if !ok || id == nil || fmt.Sprint(id) == "" {
+		return "", errors.New("no instance-id")
+	}
+	return fmt.Sprint(id), nil
+}
+
+// readFile reads a regular file of at most MaxFileSize bytes.
+func readFile(p string) ([]byte, error) {
+	f, err := os.Open(p)
+	if err != nil {
+		return nil, unwrapPath(err)
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
+	if !fi.Mode().IsRegular() {
+		return nil, errors.New("not a regular file")
+	}
+	b, err := io.ReadAll(io.LimitReader(f, MaxFileSize+1))
+	if err != nil {
+		return nil, err
+	}
+	if len(b) > MaxFileSize {
+		return nil, fmt.Errorf("larger than %d MiB", MaxFileSize>>20)
+	}
+	return b, nil
+}
+
+// unwrapPath drops the path from a *fs.PathError, which the notes already name.
+func unwrapPath(err error) error {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		if errors.Is(pe.Err, fs.ErrNotExist) {
+			return fs.ErrNotExist
+		}
+		return pe.Err
+	}
+	return err
+}
