@@ -1,0 +1,198 @@
+// Package live waits at boot until the addresses the decision needs are usable, within bounded
+// times, driven by netlink events rather than sleeps.
+//
+// Not forced, it decides on the first usable IPv4 and never waits for IPv6; with no IPv4 after
+// IPv4Wait it settles for IPv6. Forced, it decides on the first usable IPv6, and after IPv6Timeout
+// lets the policy fall back or fail. When the family it needs is still missing after ProbeAfter,
+// it asks the network what it offers, so the status can tell "not offered" from "not configured".
+package live
+
+import (
+	"context"
+	"fmt"
+	"path"
+	"time"
+
+	"github.com/clearwater-aio/packer-plugin-clearwater/firstboot/netstate"
+	"github.com/clearwater-aio/packer-plugin-clearwater/firstboot/policy"
+)
+
+// Snapshotter takes one snapshot of the host's addresses.
+type Snapshotter func(ctx context.Context) (netstate.Snapshot, error)
+
+// Prober asks the network, on the given interfaces, whether it offers a family, and returns
+// findings for a person. It must return by the time ctx ends.
+type Prober func(ctx context.Context, ipv6 bool, ifaces []string) []string
+
+// Config bounds the wait and says what the decision needs.
+type Config struct {
+	Input       policy.Input
+	IPv4Wait    time.Duration // not forced: how long to wait for IPv4 before settling on IPv6
+	IPv6Timeout time.Duration // forced: how long to wait for IPv6; not forced: for any address at all
+	ProbeAfter  time.Duration // when to probe for a missing family
+	Probe       Prober        // nil: never probe
+}
+
+// Result is the decision, the snapshot it was made on, and how the wait went.
+type Result struct {
+	Decision policy.Decision
+	Snapshot netstate.Snapshot
+	Waited   time.Duration
+	Events   int      // address, link and route changes seen while waiting
+	Reasons  []string // about the wait and the probe, for a person
+}
+
+// Wait decides as soon as the rules allow. events carries a value after each address, link or
+// route change (see Subscribe); it must be subscribed before Wait takes its first snapshot, so
+// that no change is missed.
+func Wait(ctx context.Context, cfg Config, snap Snapshotter, events <-chan struct{}) (Result, error) {
+	w := waiter{cfg: cfg, start: time.Now()}
+	deadline := time.NewTimer(w.nextDeadline(0))
+	defer deadline.Stop()
+	probeAt := time.NewTimer(cfg.ProbeAfter)
+	defer probeAt.Stop()
+	for {
+		s, err := snap(ctx)
+		if err != nil {
+			return w.finish(), err
+		}
+		elapsed := time.Since(w.start)
+		if d, done := w.ready(s, elapsed); done {
+			w.res.Decision, w.res.Snapshot = d, s
+			return w.finish(), nil
+		}
+		deadline.Reset(w.nextDeadline(elapsed))
+		select {
+		case <-ctx.Done():
+			return w.finish(), fmt.Errorf("waiting for addresses: %w", ctx.Err())
+		case <-events:
+			w.res.Events++
+		case <-deadline.C:
+		case <-probeAt.C:
+			if len(policy.Candidates(s, cfg.Input, w.needIPv6())) == 0 {
+				w.startProbe(ctx, s)
+			}
+		case reasons := <-w.probeDone:
+			w.res.Reasons = append(w.res.Reasons, reasons...)
+			w.probeDone = nil
+		}
+	}
+}
+
+type waiter struct {
+	cfg         Config
+	start       time.Time
+	res         Result
+	probeDone   chan []string
+	cancelProbe context.CancelFunc
+}
+
+// needIPv6 is the family the decision waits for.
+func (w *waiter) needIPv6() bool { return w.cfg.Input.ForceIPv6 }
+
+// ready applies the waiting rules to one snapshot.
+func (w *waiter) ready(s netstate.Snapshot, elapsed time.Duration) (policy.Decision, bool) {
+	in := w.cfg.Input
+	v4 := len(policy.Candidates(s, in, false)) > 0
+	v6 := len(policy.Candidates(s, in, true)) > 0
+	final := elapsed >= w.overall()
+	switch {
+	case in.ForceIPv6 && (v6 || elapsed >= w.cfg.IPv6Timeout):
+	case !in.ForceIPv6 && (v4 || v6 && elapsed >= w.cfg.IPv4Wait):
+	case final:
+	default:
+		return policy.Decision{}, false
+	}
+	w.note(s, in, v4, v6, elapsed)
+	return policy.Decide(s, in), true
+}
+
+// overall is when the wait ends whatever the snapshot holds.
+func (w *waiter) overall() time.Duration {
+	if w.cfg.Input.ForceIPv6 || w.cfg.IPv6Timeout > w.cfg.IPv4Wait {
+		return w.cfg.IPv6Timeout
+	}
+	return w.cfg.IPv4Wait
+}
+
+// nextDeadline is the time until the next rule that can change the outcome without an event.
+func (w *waiter) nextDeadline(elapsed time.Duration) time.Duration {
+	next := w.overall()
+	if !w.cfg.Input.ForceIPv6 && elapsed < w.cfg.IPv4Wait {
+		next = w.cfg.IPv4Wait
+	}
+	if next -= elapsed; next < 0 {
+		next = 0
+	}
+	return next
+}
+
+func (w *waiter) note(s netstate.Snapshot, in policy.Input, v4, v6 bool, elapsed time.Duration) {
+	w.res.Waited = elapsed.Round(time.Millisecond)
+	switch {
+	case elapsed < time.Millisecond:
+		w.res.Reasons = append(w.res.Reasons, "the addresses were usable at start: no wait")
+	case in.ForceIPv6 && !v6:
+		w.res.Reasons = append(w.res.Reasons, fmt.Sprintf("no usable IPv6 after waiting %s (ipv6_timeout)", w.res.Waited))
+	case !in.ForceIPv6 && !v4 && v6:
+		w.res.Reasons = append(w.res.Reasons, fmt.Sprintf("no usable IPv4 after waiting %s (ipv4_wait): an IPv6-only network", w.res.Waited))
+	case !v4 && !v6:
+		w.res.Reasons = append(w.res.Reasons, fmt.Sprintf("no usable address after waiting %s", w.res.Waited))
+	default:
+		w.res.Reasons = append(w.res.Reasons, fmt.Sprintf("waited %s for a usable address (%d network changes)", w.res.Waited, w.res.Events))
+	}
+}
+
+// startProbe asks the network about the missing family, once, in the background: addresses may
+// still arrive while it runs, and the decision never waits for it.
+func (w *waiter) startProbe(ctx context.Context, s netstate.Snapshot) {
+	if w.cfg.Probe == nil || w.cancelProbe != nil {
+		return
+	}
+	ifaces := probeInterfaces(s, w.cfg.Input)
+	if len(ifaces) == 0 {
+		w.res.Reasons = append(w.res.Reasons, "no interface to probe: none is up and not ignored")
+		return
+	}
+	pctx, cancel := context.WithCancel(ctx)
+	w.cancelProbe = cancel
+	w.probeDone = make(chan []string, 1)
+	go func(done chan<- []string) { done <- w.cfg.Probe(pctx, w.needIPv6(), ifaces) }(w.probeDone)
+}
+
+func (w *waiter) stopProbe() {
+	if w.cancelProbe == nil {
+		return
+	}
+	w.cancelProbe()
+	if w.probeDone != nil {
+		w.res.Reasons = append(w.res.Reasons, <-w.probeDone...)
+	}
+}
+
+// finish ends a probe still running, keeping what it found, and returns the result.
+func (w *waiter) finish() Result {
+	w.stopProbe()
+	return w.res
+}
+
+// probeInterfaces lists the interfaces the decision could use: up, not loopback, not ignored.
+func probeInterfaces(s netstate.Snapshot, in policy.Input) []string {
+	var out []string
+	for _, l := range s.Links {
+		if !l.Up || l.Loopback || (in.Interface != "" && l.Name != in.Interface) || ignored(l.Name, in.IgnoreInterfaces) {
+			continue
+		}
+		out = append(out, l.Name)
+	}
+	return out
+}
+
+func ignored(name string, patterns []string) bool {
+	for _, p := range patterns {
+		if ok, _ := path.Match(p, name); ok {
+			return true
+		}
+	}
+	return false
+}
