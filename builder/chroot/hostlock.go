@@ -1,0 +1,46 @@
+package chroot
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"syscall"
+	"time"
+)
+
+// hostLockPath serialises loop-device and mount-path setup between
+// concurrent builds on one host.
+var hostLockPath = filepath.Join(os.TempDir(), "clearwater-chroot.lock")
+
+// hostLockTimeout bounds the wait for another build's setup.
+const hostLockTimeout = 10 * time.Minute
+
+// withHostLock runs fn while holding an exclusive flock on hostLockPath.
+func withHostLock(ctx context.Context, fn func() error) error {
+	f, err := os.OpenFile(hostLockPath, os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return fmt.Errorf("opening the host lock: %w", err)
+	}
+	defer f.Close()
+	deadline := time.Now().Add(hostLockTimeout)
+	for {
+		err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
+		if err == nil {
+			break
+		}
+		if err != syscall.EWOULDBLOCK {
+			return fmt.Errorf("locking %s: %w", hostLockPath, err)
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("another build held %s for %v", hostLockPath, hostLockTimeout)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+	defer syscall.Flock(int(f.Fd()), syscall.LOCK_UN)
+	return fn()
+}
