@@ -14,6 +14,7 @@ import (
 
 	"github.com/clearwater-aio/packer-plugin-clearwater/firstboot/aioconfig"
 	"github.com/clearwater-aio/packer-plugin-clearwater/firstboot/config"
+	"github.com/clearwater-aio/packer-plugin-clearwater/firstboot/live"
 	"github.com/clearwater-aio/packer-plugin-clearwater/firstboot/netstate"
 	"github.com/clearwater-aio/packer-plugin-clearwater/firstboot/policy"
 	"github.com/clearwater-aio/packer-plugin-clearwater/firstboot/userdata"
@@ -113,7 +114,9 @@ func decide(ctx context.Context, o options, stderr io.Writer) (Report, int) {
 	rep.ForceIPv6, rep.ForceSource = toggle(ud, markerExists(o.root), cfg)
 	rep.Reasons = append(rep.Reasons, forceReason(rep.ForceIPv6, rep.ForceSource))
 
-	snap, err := snapshot(ctx, o)
+	in := policy.Input{ForceIPv6: rep.ForceIPv6, OnMissingIPv6: cfg.OnMissingIPv6,
+		Interface: cfg.Interface, IgnoreInterfaces: cfg.IgnoreInterfaces}
+	d, err := addresses(ctx, o, cfg, in, &rep)
 	if err != nil {
 		rep.Error = err.Error()
 		if o.addrs != "" {
@@ -121,8 +124,6 @@ func decide(ctx context.Context, o options, stderr io.Writer) (Report, int) {
 		}
 		return rep, exitNoAddress
 	}
-	d := policy.Decide(snap, policy.Input{ForceIPv6: rep.ForceIPv6, OnMissingIPv6: cfg.OnMissingIPv6,
-		Interface: cfg.Interface, IgnoreInterfaces: cfg.IgnoreInterfaces})
 	rep.apply(d)
 	if !d.Decided() {
 		logf("%s", d.Error)
@@ -195,16 +196,33 @@ func markerExists(root string) bool {
 	return err == nil && st.Mode().IsRegular()
 }
 
-// snapshot reads the addresses: the --addrs file, or the live addresses once.
-func snapshot(ctx context.Context, o options) (netstate.Snapshot, error) {
+// addresses decides on the --addrs snapshot, or on the live addresses: once for plan, and for run
+// as soon as the waiting rules allow (see package live).
+func addresses(ctx context.Context, o options, cfg config.Config, in policy.Input, rep *Report) (policy.Decision, error) {
 	if o.addrs != "" {
-		return netstate.Load(o.addrs, o.routes)
+		s, err := netstate.Load(o.addrs, o.routes)
+		if err != nil {
+			return policy.Decision{}, err
+		}
+		return policy.Decide(s, in), nil
 	}
-	s, err := netstate.Live(ctx)
+	if o.offline() {
+		s, err := netstate.Live(ctx)
+		if err != nil {
+			return policy.Decision{}, fmt.Errorf("reading the live addresses: %w", err)
+		}
+		return policy.Decide(s, in), nil
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel() // ends the event subscription
+	events, err := live.Subscribe(ctx)
 	if err != nil {
-		return s, fmt.Errorf("reading the live addresses: %w", err)
+		return policy.Decision{}, fmt.Errorf("subscribing to address changes: %w", err)
 	}
-	return s, nil
+	res, err := live.Wait(ctx, live.Config{Input: in, IPv4Wait: cfg.IPv4Wait, IPv6Timeout: cfg.IPv6Timeout,
+		ProbeAfter: cfg.ProbeAfter}, netstate.Live, events)
+	rep.Reasons = append(rep.Reasons, res.Reasons...)
+	return res.Decision, err
 }
 
 // writeConfig plans (plan) or applies (run) Clearwater's config for addr.
