@@ -1,14 +1,17 @@
 package netnstest
 
 import (
+	"context"
+	"errors"
 	"net"
 	"net/netip"
+	"syscall"
 	"testing"
 	"time"
 
 	"github.com/mdlayher/ndp"
-	"golang.org/x/net/icmp"
 	"golang.org/x/net/ipv6"
+	"golang.org/x/sys/unix"
 )
 
 // RAConfig is what a test router advertises.
@@ -39,24 +42,33 @@ func StartRA(t testing.TB, cfg RAConfig) *RASender {
 	if cfg.Interval == 0 {
 		cfg.Interval = time.Second
 	}
-	ll := cfg.Link.LinkLocal(t, 5*time.Second)
+	// The link-local source of every advertisement must be past DAD.
+	cfg.Link.LinkLocal(t, 5*time.Second)
 	r := &RASender{lifecycle: newLifecycle(), cfg: cfg}
 	err := cfg.Link.NS.Do(func() error {
 		var err error
 		if r.ifi, err = net.InterfaceByName(cfg.Link.Name); err != nil {
 			return err
 		}
-		c, err := icmp.ListenPacket("ip6:ipv6-icmp", ll.String())
+		// Bound to "::" (not the link-local address) so that solicitations sent to ff02::2 reach
+		// it; bound to the device so that only this link's do.
+		lc := net.ListenConfig{Control: func(_, _ string, c syscall.RawConn) error {
+			var serr error
+			err := c.Control(func(fd uintptr) { serr = unix.BindToDevice(int(fd), cfg.Link.Name) })
+			return errors.Join(err, serr)
+		}}
+		c, err := lc.ListenPacket(context.Background(), "ip6:ipv6-icmp", "::")
 		if err != nil {
 			return err
 		}
-		r.pc = c.IPv6PacketConn()
+		r.pc = ipv6.NewPacketConn(c)
 		var f ipv6.ICMPFilter
 		f.SetAll(true)
 		f.Accept(ipv6.ICMPTypeRouterSolicitation)
-		// RFC 4861: hop limit 255 on every ND message; the kernel fills in the checksum.
+		// RFC 4861: hop limit 255 on every ND message.
 		for _, e := range []error{r.pc.SetHopLimit(ndp.HopLimit), r.pc.SetMulticastHopLimit(ndp.HopLimit),
-			r.pc.SetChecksum(true, 2), r.pc.SetICMPFilter(&f), r.pc.SetMulticastInterface(r.ifi)} {
+			r.pc.SetICMPFilter(&f), r.pc.SetMulticastInterface(r.ifi),
+			r.pc.JoinGroup(r.ifi, &net.IPAddr{IP: net.IPv6linklocalallrouters})} {
 			if e != nil {
 				c.Close()
 				return e
