@@ -37,15 +37,15 @@ func Live(ctx context.Context) (Snapshot, error) {
 
 	lms, err := c.Link.List()
 	if err != nil {
-		return Snapshot{}, fmt.Errorf("netlink: list links: %w", err)
+		return Snapshot{}, liveErr(ctx, "list links", err)
 	}
 	ams, err := c.Address.List()
 	if err != nil {
-		return Snapshot{}, fmt.Errorf("netlink: list addresses: %w", err)
+		return Snapshot{}, liveErr(ctx, "list addresses", err)
 	}
 	rms, err := c.Route.List()
 	if err != nil {
-		return Snapshot{}, fmt.Errorf("netlink: list routes: %w", err)
+		return Snapshot{}, liveErr(ctx, "list routes", err)
 	}
 	if err := ctx.Err(); err != nil {
 		return Snapshot{}, err
@@ -65,6 +65,14 @@ func Live(ctx context.Context) (Snapshot, error) {
 	}
 	s.Routes = append(liveRoutes(rms, names, unix.AF_INET), liveRoutes(rms, names, unix.AF_INET6)...)
 	return s, nil
+}
+
+// liveErr reports a failed netlink dump, as the context's error when that is what cut it short.
+func liveErr(ctx context.Context, what string, err error) error {
+	if ctx.Err() != nil {
+		return fmt.Errorf("netlink: %s: %w", what, ctx.Err())
+	}
+	return fmt.Errorf("netlink: %s: %w", what, err)
 }
 
 var operStates = [...]string{"UNKNOWN", "NOTPRESENT", "DOWN", "LOWERLAYERDOWN", "TESTING", "DORMANT", "UP"}

@@ -16,7 +16,8 @@ var ula = netip.MustParsePrefix("fc00::/7")
 
 // Decide chooses the family and address Clearwater uses: the best IPv4 unless IPv6 is forced or
 // there is no IPv4, the best IPv6 when forced (or IPv4, degraded, when there is none and
-// in.OnMissingIPv6 allows it). When nothing fits, Family is "" and Error says why.
+// in.OnMissingIPv6 allows it). When nothing fits, Family is "" and Error says why. An interface
+// pinned by in.Interface counts even when it matches in.IgnoreInterfaces.
 func Decide(s netstate.Snapshot, in Input) Decision {
 	if in.OnMissingIPv6 != "" && in.OnMissingIPv6 != Fallback && in.OnMissingIPv6 != Fail {
 		return Decision{Error: fmt.Sprintf("on_missing_ipv6 %q is neither %s nor %s", in.OnMissingIPv6, Fallback, Fail)}

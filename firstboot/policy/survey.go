@@ -19,34 +19,24 @@ type surveyed struct {
 // survey walks the snapshot once, keeping usable addresses; explain records the reasons too.
 func survey(s netstate.Snapshot, in Input, explain bool) surveyed {
 	var sv surveyed
-	note := func(format string, a ...any) {
-		if explain {
-			sv.reasons = append(sv.reasons, fmt.Sprintf(format, a...))
-		}
-	}
 	sv.defDev = defaultDevs(s.Routes)
-	for i, fam := range [2]string{"IPv4", "IPv6"} {
-		if sv.defDev[i] == "" {
-			note("no %s default route", fam)
-		}
-	}
-	for _, p := range in.IgnoreInterfaces {
-		if _, err := path.Match(p, ""); err != nil && explain {
-			sv.warnings = append(sv.warnings, fmt.Sprintf("ignore_interfaces pattern %q is malformed: it matches nothing", p))
-		}
-	}
-	if _, ok := s.Link(in.Interface); in.Interface != "" && !ok && explain {
-		sv.warnings = append(sv.warnings, fmt.Sprintf("interface %s (the interface setting) does not exist: no address counts", in.Interface))
+	if explain {
+		sv.reasons = make([]string, 0, 4*len(s.Links)+4)
+		sv.explainSettings(s, in)
 	}
 	for _, l := range s.Links {
 		if why := skipLink(l, in); why != "" {
-			note("ignored %s: %s", l.Name, why)
+			if explain {
+				sv.reasons = append(sv.reasons, "ignored "+l.Name+": "+why)
+			}
 			continue
 		}
 		for _, a := range l.Addrs {
 			ip := a.Prefix.Addr()
 			if why := unusable(a); why != "" {
-				note("%s on %s %s", ip, l.Name, why)
+				if explain {
+					sv.reasons = append(sv.reasons, ip.String()+" on "+l.Name+" "+why)
+				}
 				continue
 			}
 			f := 0
@@ -62,10 +52,27 @@ func survey(s netstate.Snapshot, in Input, explain bool) surveyed {
 	return sv
 }
 
+// explainSettings notes the missing default routes, malformed patterns and a missing pinned link.
+func (sv *surveyed) explainSettings(s netstate.Snapshot, in Input) {
+	for i, fam := range [2]string{"IPv4", "IPv6"} {
+		if sv.defDev[i] == "" {
+			sv.reasons = append(sv.reasons, "no "+fam+" default route")
+		}
+	}
+	for _, p := range in.IgnoreInterfaces {
+		if _, err := path.Match(p, ""); err != nil {
+			sv.warnings = append(sv.warnings, fmt.Sprintf("ignore_interfaces pattern %q is malformed: it matches nothing", p))
+		}
+	}
+	if _, ok := s.Link(in.Interface); in.Interface != "" && !ok {
+		sv.warnings = append(sv.warnings, "interface "+in.Interface+" (the interface setting) does not exist: no address counts")
+	}
+}
+
 // skipLink says why no address of l counts, or "".
 func skipLink(l netstate.Link, in Input) string {
 	if in.Interface != "" && l.Name != in.Interface {
-		return fmt.Sprintf("only %s counts (interface setting)", in.Interface)
+		return "only " + in.Interface + " counts (interface setting)"
 	}
 	if in.Interface == "" {
 		for _, p := range in.IgnoreInterfaces {
@@ -80,7 +87,7 @@ func skipLink(l netstate.Link, in Input) string {
 	case !l.AdminUp:
 		return "link is administratively down"
 	case !l.Up:
-		return fmt.Sprintf("link is down (no carrier, operstate %s)", l.OperState)
+		return "link is down (no carrier, operstate " + l.OperState + ")"
 	}
 	return ""
 }
