@@ -1,12 +1,21 @@
 // Package aioconfig writes Clearwater's all-in-one config for the chosen address: the keys of
 // /etc/clearwater/local_config and /etc/clearwater/shared_config, and the clearwater-aio block of
-// /etc/hosts, in upstream's formats (clearwater-auto-config's write_config) with its defects fixed.
+// /etc/hosts, in upstream's formats (clearwater-auto-config's write_config) with its defects fixed:
+// a missing key is added, never an empty address, and the hosts block carries the new hostname.
 //
-// Keys are upserted (see upsertKeys): every line we do not own is kept byte for byte, as are line
-// endings (CRLF too) and whether the file ends with one. Files are replaced atomically and keep
-// their mode and owner; when nothing would change, nothing is written. Every path is resolved
-// inside the root with os.Root: a symlink that is absolute or leads out of the root is an error,
-// and a symlink in the place of a file we write is refused rather than replaced.
+// Every line we do not own is kept byte for byte, as are line endings (CRLF too) and whether a
+// file ends with one. A key is ours on a line that starts with "key=" at column 0, as upstream's
+// sed matches it: the first such line is replaced in place; later ones are dropped, since the
+// last assignment wins when bash sources the file; a missing key is appended. Commented,
+// indented and exported assignments are the operator's and stay. In /etc/hosts, the lines from
+// "#+clearwater-aio" to "#-clearwater-aio" are ours; a start marker without an end marker takes
+// only the next line with it, when that line is an entry that upstream writes (upstream's sed
+// would delete to the end of the file); a missing block is appended.
+//
+// Files are replaced atomically and keep their mode and owner; when nothing would change, nothing
+// is written. Every path is resolved inside the root with os.Root: a symlink that is absolute or
+// leads out of the root is an error, and a symlink in the place of a file we write is refused
+// rather than replaced. All checks and reads come before the first write.
 //
 // Upstream's port and prefix overrides (scscf=, scscf_prefix=, ... in /etc/clearwater/config)
 // are not honoured: the URIs and the hosts block always use upstream's defaults.

@@ -6,6 +6,7 @@ import (
 	"io/fs"
 	"net/netip"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"reflect"
 	"strings"
@@ -168,6 +169,24 @@ signup_key=secret
 				t.Errorf("Result = %+v, want %+v", res, want)
 			}
 		})
+	}
+}
+
+// An operator's file: CRLF, comments, look-alike keys, a duplicate, no trailing newline.
+func TestApplyKeepsOperatorBytes(t *testing.T) {
+	in := "# mine\r\nlocal_ip_extra=1\r\n#local_ip=2\r\n\r\n  local_ip=3\r\nlocal_ip=9.9.9.9\r\n" +
+		"etcd_cluster=\"9.9.9.9\"\r\nlocal_ip=8.8.8.8\r\nmax_log_directory_size=1"
+	want := "# mine\r\nlocal_ip_extra=1\r\n#local_ip=2\r\n\r\n  local_ip=3\r\nlocal_ip=10.0.0.5\r\n" +
+		"etcd_cluster=10.0.0.5\r\nmax_log_directory_size=1\r\npublic_ip=10.0.0.5\r\npublic_hostname=cw-aio"
+	root := newRoot(t, map[string]string{LocalConfig: in})
+	v := v4()
+	apply(t, root, v)
+	if got := readFileT(t, root, LocalConfig); got != want {
+		t.Errorf("local_config:\n got %q\nwant %q", got, want)
+	}
+	v.Previous = v.Address
+	if res := apply(t, root, v); res.Changed {
+		t.Errorf("rerun: %+v", res)
 	}
 }
 
@@ -496,6 +515,45 @@ func TestModeAndOwnerKept(t *testing.T) {
 			t.Errorf("%s: same inode: not replaced by a rename", name)
 		}
 	}
+	assertNoTemp(t, root)
+}
+
+// A write that fails part way returns what was done, and leaves the rest as it was.
+func TestWriteFailsPartWay(t *testing.T) {
+	requireRoot(t)
+	if _, err := exec.LookPath("chattr"); err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("CI=true: chattr is missing")
+		}
+		t.Skip("chattr is missing")
+	}
+	root := newRoot(t, map[string]string{LocalConfig: localTemplate, SharedConfig: sharedTemplate, Hosts: hostsTemplate})
+	withClusterState(t, root)
+	etc := filepath.Join(root, "etc")
+	// An immutable /etc: not even root can create the temp file for /etc/hosts.
+	if out, err := exec.Command("chattr", "+i", etc).CombinedOutput(); err != nil {
+		t.Skipf("chattr +i: %v: %s", err, out) // a file system without the flag
+	}
+	t.Cleanup(func() {
+		if out, err := exec.Command("chattr", "-i", etc).CombinedOutput(); err != nil {
+			t.Errorf("chattr -i: %v: %s", err, out)
+		}
+	})
+	res, err := Apply(root, v4())
+	if err == nil || !strings.Contains(err.Error(), "/etc/hosts") {
+		t.Fatalf("error = %v, want one about /etc/hosts", err)
+	}
+	want := Result{Changed: true, ClusterReset: true, Changes: []Change{{LocalConfig, Update}, {SharedConfig, Update}}}
+	if !reflect.DeepEqual(res, want) {
+		t.Errorf("Result = %+v, want %+v", res, want)
+	}
+	if got := readFileT(t, root, Hosts); got != hostsTemplate {
+		t.Errorf("hosts = %q, want it untouched", got)
+	}
+	if !strings.Contains(readFileT(t, root, LocalConfig), "local_ip=10.0.0.5\n") {
+		t.Error("local_config was not written")
+	}
+	assertCleared(t, root, false)
 	assertNoTemp(t, root)
 }
 

@@ -46,7 +46,8 @@ func lineEnding(lines []line) []byte {
 }
 
 // editor rebuilds a file line by line and keeps its trailing-newline state: a file that did not
-// end with a line ending still does not, whatever lines were added or dropped at its end.
+// end with a line ending still does not, whatever lines were added or dropped at its end. A last
+// line that ends in a lone CR keeps it as text: when lines follow, it is ended with CRLF.
 type editor struct {
 	in      []line
 	eol     []byte
