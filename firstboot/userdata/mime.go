@@ -3,10 +3,12 @@ package userdata
 import (
 	"bytes"
 	"encoding/base64"
+	"fmt"
 	"io"
 	"mime"
 	"mime/quotedprintable"
 	"strings"
+	"unicode/utf8"
 )
 
 // This file reads MIME the lenient way Python's email package does (cloud-init's parser): a
@@ -189,4 +191,34 @@ func decodeBase64(in []byte) ([]byte, error) {
 		}
 	}
 	return base64.RawStdEncoding.DecodeString(string(clean))
+}
+
+func isASCII(b []byte) bool {
+	for _, c := range b {
+		if c >= 0x80 {
+			return false
+		}
+	}
+	return true
+}
+
+// rawUnicodeEscape re-encodes UTF-8 text as Python's email does before it undoes a transfer
+// encoding (str.encode("raw-unicode-escape")): a character below U+0100 becomes one byte
+// (Latin-1), any other an escape such as \u20ac. So "é" in an 8bit part reaches cloud-init as
+// the lone byte 0xe9, which its YAML loader then rejects.
+func rawUnicodeEscape(b []byte) []byte {
+	out := make([]byte, 0, len(b))
+	for len(b) > 0 {
+		r, n := utf8.DecodeRune(b)
+		switch {
+		case r < 0x100:
+			out = append(out, byte(r))
+		case r <= 0xffff:
+			out = fmt.Appendf(out, "\\u%04x", r)
+		default:
+			out = fmt.Appendf(out, "\\U%08x", r)
+		}
+		b = b[n:]
+	}
+	return out
 }

@@ -8,6 +8,7 @@ import (
 	"io"
 	"mime"
 	"strings"
+	"unicode/utf8"
 
 	"gopkg.in/yaml.v3"
 )
@@ -37,10 +38,11 @@ var gzipTypes = map[string]bool{
 
 // splitter unpacks user-data into parts the way cloud-init's UserDataProcessor does.
 type splitter struct {
-	parts []Part
-	notes []string
-	gz    *budget
-	full  bool // MaxParts reached, and said so
+	parts  []Part
+	notes  []string
+	gz     *budget
+	full   bool // MaxParts reached, and said so
+	failed bool // cloud-init would reject the whole user-data
 }
 
 // Split unpacks user-data into its parts, in order, as cloud-init does before it runs its part
@@ -48,30 +50,45 @@ type splitter struct {
 // gzip-typed parts decoded, text/plain and text/x-not-multipart parts typed by Sniff), and a
 // #cloud-config-archive is exploded into its entries. Notes say what could not be read.
 func Split(data []byte) ([]Part, []string) {
-	return split(data, &budget{MaxDecompressed})
+	s := split(data, &budget{MaxDecompressed})
+	return s.parts, s.notes
 }
 
-func split(data []byte, gz *budget) ([]Part, []string) {
+func split(data []byte, gz *budget) *splitter {
 	s := &splitter{gz: gz}
 	s.blob(data)
-	return s.parts, s.notes
+	return s
 }
 
 func (s *splitter) note(format string, a ...any) {
 	s.notes = append(s.notes, fmt.Sprintf(format, a...))
 }
 
+// fail records why cloud-init itself would not read this user-data at all: no toggle from it.
+func (s *splitter) fail(format string, a ...any) {
+	s.note(format+": no toggle from user-data", a...)
+	s.failed = true
+}
+
 // blob reads the whole user-data (user_data.convert_string).
 func (s *splitter) blob(data []byte) {
 	if isGzip(data) {
 		out, err := s.gz.gunzip(data)
-		if err != nil {
-			s.note("user-data looks gzip-compressed but does not decompress (%v): not read", err)
+		switch {
+		case errors.Is(err, errTooBig):
+			s.fail("user-data is gzip-compressed and %v", err)
 			return
+		case err != nil:
+			s.note("user-data looks gzip-compressed but does not decompress (%v): read as it is, as cloud-init does", err)
+		default:
+			data = out
 		}
-		data = out
 	}
 	if isMIME(data) {
+		if !utf8.Valid(data) {
+			s.fail("MIME user-data is not valid UTF-8: cloud-init cannot read it (it decodes the whole message as UTF-8)")
+			return
+		}
 		s.message(data, 0)
 		return
 	}
@@ -79,6 +96,8 @@ func (s *splitter) blob(data []byte) {
 }
 
 func isGzip(b []byte) bool { return len(b) >= 2 && b[0] == 0x1f && b[1] == 0x8b }
+
+var errTooBig = fmt.Errorf("more than %d MiB decompressed in all", MaxDecompressed>>20)
 
 // budget is what gzip may still produce in one Parse: it bounds the whole blob, gzip-typed parts
 // and gzip-encoded write_files together, so that no mix of them adds up to a zip bomb.
@@ -95,7 +114,7 @@ func (b *budget) gunzip(data []byte) ([]byte, error) {
 	}
 	if int64(len(out)) > b.left {
 		b.left = 0
-		return nil, fmt.Errorf("more than %d MiB decompressed in all", MaxDecompressed>>20)
+		return nil, errTooBig
 	}
 	b.left -= int64(len(out))
 	return out, nil
@@ -129,6 +148,10 @@ func (s *splitter) message(msg []byte, depth int) {
 // leaf turns one MIME leaf into a part: transfer encoding undone, gzip undone, type settled.
 func (s *splitter) leaf(h header, typ string, body []byte) {
 	p := Part{Type: typ, Name: filename(h), MergeType: mergeType(h)}
+	if !isASCII(body) {
+		body = rawUnicodeEscape(body)
+		p.Note = "non-ASCII text in a MIME part: altered as cloud-init (Python's email) alters it; use base64 for such parts"
+	}
 	payload, err := decodeTransfer(h.get("Content-Transfer-Encoding"), body)
 	if err != nil {
 		p.Note = fmt.Sprintf("%s transfer encoding does not decode (%v): read as it is", h.get("Content-Transfer-Encoding"), err)
@@ -186,6 +209,11 @@ func (s *splitter) archive(a *Part) {
 	a.Note = fmt.Sprintf("archive of %d entries, read below", len(root.Content))
 	for i, item := range root.Content {
 		p, err := archiveEntry(resolve(item))
+		var bad badType
+		if errors.As(err, &bad) {
+			s.fail("archive entry %d: %v: cloud-init fails on it", i+1, err)
+			return
+		}
 		if err != nil {
 			s.note("archive entry %d: %v: skipped", i+1, err)
 			continue
@@ -202,9 +230,8 @@ func archiveEntry(n *yaml.Node) (Part, error) {
 	if n == nil {
 		return Part{}, errors.New("empty")
 	}
-	if n.Kind == yaml.ScalarNode {
-		content, _ := scalarBytes(n)
-		return Part{Type: sniffOr(content, TypeCloudConfig), Payload: content}, nil
+	if n.Kind == yaml.ScalarNode && n.Tag == "!!str" {
+		return Part{Type: sniffOr([]byte(n.Value), TypeCloudConfig), Payload: []byte(n.Value)}, nil
 	}
 	if n.Kind != yaml.MappingNode {
 		return Part{}, errors.New("neither a string nor a mapping")
@@ -236,12 +263,17 @@ func archiveEntry(n *yaml.Node) (Part, error) {
 		}
 		typ = sniffOr(p.Payload, def)
 	}
-	if strings.Count(typ, "/") != 1 {
-		return Part{}, fmt.Errorf("type %q is not a MIME type", typ)
+	if !strings.Contains(typ, "/") {
+		return Part{}, badType(typ)
 	}
 	p.Type = typ
 	return p, nil
 }
+
+// badType is an archive entry's type without a "/", on which cloud-init raises.
+type badType string
+
+func (t badType) Error() string { return fmt.Sprintf("type %q is not a MIME type", string(t)) }
 
 func sniffOr(payload []byte, def string) string {
 	if t := Sniff(payload); t != "" {

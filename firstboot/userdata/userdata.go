@@ -63,8 +63,13 @@ func Parse(data []byte) (r Result) {
 		}
 	}()
 	gz := &budget{MaxDecompressed}
-	parts, notes := split(data, gz)
-	r.Notes = notes
+	s := split(data, gz)
+	parts := s.parts
+	r.Notes = s.notes
+	if s.failed {
+		r.Parts = parts
+		return r
+	}
 	var merged CloudConfig
 	seenConfig := false
 	for i := range parts {
