@@ -11,9 +11,13 @@ import (
 	"strings"
 )
 
-// MaxInput bounds the size of the JSON that ParseAddrs, ParseRoutes and Load accept: far more than
-// any host's `ip -j -d addr show`, small enough that hostile input cannot exhaust memory.
-const MaxInput = 16 << 20
+// Bounds on the JSON that ParseAddrs, ParseRoutes and Load accept: far more than `ip -j -d addr show`
+// prints for a host with thousands of links, small enough that hostile input costs little time
+// and memory.
+const (
+	MaxInput   = 4 << 20 // bytes
+	MaxObjects = 1 << 16 // JSON objects: links, addresses, routes and what ip nests in them
+)
 
 // ipLink is one element of `ip -j addr show`; unknown keys (ip -d adds many) are ignored.
 type ipLink struct {
@@ -285,27 +289,47 @@ func parseIP(s string) (netip.Addr, error) {
 	return ip, nil
 }
 
-// jsonArrays splits data into 1 to max JSON arrays (of any JSON values), with nothing else around.
+// jsonArrays splits data into 1 to max JSON arrays of JSON objects, with nothing else around. It
+// streams, so that a hostile input fails at its first wrong element, not after all of them.
 func jsonArrays(data []byte, max int) ([][]json.RawMessage, error) {
 	if len(data) > MaxInput {
 		return nil, fmt.Errorf("input is %d bytes, more than the %d allowed", len(data), MaxInput)
 	}
+	if n := bytes.Count(data, []byte("{")); n > MaxObjects {
+		return nil, fmt.Errorf("input has %d JSON objects, more than the %d allowed", n, MaxObjects)
+	}
+	if n := bytes.Count(data, []byte(",")); n > MaxInput/8 {
+		return nil, fmt.Errorf("input has %d JSON values, more than ip prints in %d bytes", n, MaxInput)
+	}
 	dec := json.NewDecoder(bytes.NewReader(data))
 	var arrays [][]json.RawMessage
 	for {
-		var arr []json.RawMessage
-		err := dec.Decode(&arr)
+		tok, err := dec.Token()
 		if err == io.EOF {
 			break
 		}
 		if err != nil {
 			return nil, fmt.Errorf("not ip -j JSON (want a JSON array of objects): %w", err)
 		}
-		if arr == nil {
-			return nil, errors.New("not ip -j JSON: null where a JSON array was expected")
+		if tok != json.Delim('[') {
+			return nil, fmt.Errorf("not ip -j JSON: want a JSON array, found %s", describe(tok))
 		}
 		if len(arrays) == max {
 			return nil, fmt.Errorf("more than %d JSON arrays", max)
+		}
+		arr := []json.RawMessage{}
+		for dec.More() {
+			var raw json.RawMessage
+			if err := dec.Decode(&raw); err != nil {
+				return nil, fmt.Errorf("not ip -j JSON (want a JSON array of objects): %w", err)
+			}
+			if raw[0] != '{' {
+				return nil, fmt.Errorf("element %d of array %d is not an ip -j object: %.40s", len(arr)+1, len(arrays)+1, raw)
+			}
+			arr = append(arr, raw)
+		}
+		if _, err := dec.Token(); err != nil { // the closing ]
+			return nil, fmt.Errorf("not ip -j JSON (want a JSON array of objects): %w", err)
 		}
 		arrays = append(arrays, arr)
 	}
@@ -313,6 +337,19 @@ func jsonArrays(data []byte, max int) ([][]json.RawMessage, error) {
 		return nil, errors.New("empty: no JSON array")
 	}
 	return arrays, nil
+}
+
+// describe names a JSON token for an error message.
+func describe(tok json.Token) string {
+	switch tok.(type) {
+	case nil:
+		return "null"
+	case json.Delim:
+		return fmt.Sprintf("%q", tok)
+	case string:
+		return "a string"
+	}
+	return fmt.Sprintf("%v", tok)
 }
 
 // unmarshalObject decodes one JSON object into v, naming the shape it wanted on failure.

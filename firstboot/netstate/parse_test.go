@@ -156,7 +156,7 @@ func TestParseAddrsErrors(t *testing.T) {
 		{"empty", "", "empty"},
 		{"spaces", " \n\t", "empty"},
 		{"not JSON", "inet 192.0.2.1/24", "not ip -j JSON"},
-		{"object", `{"ifindex":1}`, "not ip -j JSON"},
+		{"object", `{"ifindex":1}`, `want a JSON array, found "{"`},
 		{"null", `null`, "null"},
 		{"two arrays", `[] []`, "more than 1"},
 		{"trailing garbage", `[] x`, "not ip -j JSON"},
@@ -189,6 +189,9 @@ func TestParseAddrsErrors(t *testing.T) {
 		{"lifetime too big", link(`{"family":"inet","local":"192.0.2.1","prefixlen":24,"valid_life_time":4294967296}`), "not ip -j shape"},
 		{"flag not bool", link(`{"family":"inet6","local":"2001:db8::1","prefixlen":64,"tentative":"yes"}`), "not ip -j shape"},
 		{"huge", "[" + strings.Repeat(" ", MaxInput) + "]", "more than"},
+		{"many objects", link(strings.Repeat("{},", MaxObjects) + "{}"), "JSON objects"},
+		{"many values", `[{"ifindex":1,"ifname":"a","flags":[` + strings.Repeat(`"",`, MaxInput/8+1) + `""]}]`, "JSON values"},
+		{"string", `"[]"`, "found a string"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
