@@ -64,18 +64,18 @@ type Values struct {
 
 // Change is one file written or removed, or one directory emptied.
 type Change struct {
-	Path   string // inside the root, e.g. "/etc/hosts"
-	Action string // Create, Update, Remove or EmptyDir
+	Path   string `json:"path"`   // inside the root, e.g. "/etc/hosts"
+	Action string `json:"action"` // Create, Update, Remove or EmptyDir
 }
 
 // Result says what a run did (Apply) or would do (Plan).
 type Result struct {
-	Changed      bool // anything written or removed
-	HostsChanged bool // the /etc/hosts block changed: dnsmasq, which serves it, needs a restart
+	Changed      bool `json:"changed"`       // anything written or removed
+	HostsChanged bool `json:"hosts_changed"` // the /etc/hosts block changed: dnsmasq, which serves it, needs a restart
 	// ClusterReset reports that the address is new (it differs from Previous, or there was no
 	// Previous), so ClusterSettings was removed and EtcdData emptied, where they had anything.
-	ClusterReset bool
-	Changes      []Change
+	ClusterReset bool     `json:"cluster_reset"`
+	Changes      []Change `json:"changes,omitempty"`
 }
 
 // Plan returns what Apply would do under root, without changing anything.
