@@ -6,6 +6,10 @@
 # Needs root, iproute2 and radvd. Everything it makes (namespaces, links, radvd) is removed on exit.
 # Usage: capture.sh [OUTDIR]   (default: the folder of this script)
 set -euo pipefail
+[ "$(id -u)" = 0 ] || { echo "capture.sh: needs root (network namespaces)" >&2; exit 1; }
+for tool in ip radvd sysctl; do
+	command -v $tool >/dev/null || { echo "capture.sh: needs $tool" >&2; exit 1; }
+done
 out=${1:-$(cd "$(dirname "$0")" && pwd)}
 work=$(mktemp -d /tmp/netstate-capture.XXXXXX)
 P=nscap$$ # namespace prefix, unique to this run
@@ -36,8 +40,9 @@ cleanup_ns() {
 }
 
 # wire HOSTIF SRVNS SRVIF MACBYTE: a veth pair, HOSTIF in the host namespace, both ends up.
+# Fixed MACs keep link-local and SLAAC addresses (and RA gateways) the same from run to run.
 wire() {
-	ip link add "$1" netns $H address "02:00:00:00:00:$4" type veth peer name "$3" netns "$2"
+	ip link add "$1" netns $H address "02:00:00:00:00:$4" type veth peer name "$3" netns "$2" address "02:00:00:00:01:$4"
 	ip -n "$2" link set dev "$3" up
 	ip -n $H link set dev "$1" up
 }
@@ -147,8 +152,8 @@ save ula-global
 
 # docker-bridge: docker0 (lower ifindex, up through a veth port) with 172.17.0.1/16, eth0 with the route.
 fresh
-ip -n $H link add docker0 type bridge
-ip -n $H link add vethd0c1 type veth peer name ctr0
+ip -n $H link add docker0 address 02:42:00:00:00:01 type bridge
+ip -n $H link add vethd0c1 address 02:00:00:00:02:01 type veth peer name ctr0 address 02:00:00:00:02:02
 ip -n $H link set dev vethd0c1 master docker0
 ip -n $H link set dev ctr0 up
 ip -n $H link set dev vethd0c1 up
