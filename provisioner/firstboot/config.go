@@ -1,0 +1,202 @@
+//go:generate go tool packer-sdc mapstructure-to-hcl2 -type Config
+
+package firstboot
+
+import (
+	"errors"
+	"fmt"
+	"path"
+	"regexp"
+	"strings"
+
+	"github.com/hashicorp/packer-plugin-sdk/common"
+	packersdk "github.com/hashicorp/packer-plugin-sdk/packer"
+	"github.com/hashicorp/packer-plugin-sdk/template/config"
+	"github.com/hashicorp/packer-plugin-sdk/template/interpolate"
+
+	helperconfig "github.com/clearwater-aio/packer-plugin-clearwater/firstboot/config"
+)
+
+// Defaults of the provisioner's own options.
+const (
+	DefaultInstallPath = "/usr/local/sbin/clearwater-firstboot"
+	// DefaultExecuteCommand runs the install script as root: directly when the communicator's
+	// user is root (a chroot, or ssh as root), else through passwordless sudo. sudo -n fails at
+	// once instead of waiting for a password that nobody types.
+	DefaultExecuteCommand = `sh -c 'if [ "$(id -u)" -eq 0 ]; then exec sh "$1"; else exec sudo -n sh "$1"; fi' sh {{.Path}}`
+)
+
+// Accepted values of init_system.
+const (
+	InitAuto     = "auto"
+	InitSystemd  = "systemd"
+	InitSysvinit = "sysvinit"
+)
+
+// Config is the provisioner's configuration: the helper's settings to bake into the image, and
+// how to install it.
+type Config struct {
+	common.PackerConfig `mapstructure:",squash"`
+
+	// The helper's settings; a setting left unset is not written, so the helper's default applies.
+	ForceIPv6        config.Trilean `mapstructure:"force_ipv6"`
+	IPv6Timeout      string         `mapstructure:"ipv6_timeout"`
+	IPv4Wait         string         `mapstructure:"ipv4_wait"`
+	OnMissingIPv6    string         `mapstructure:"on_missing_ipv6"`
+	Interface        string         `mapstructure:"interface"`
+	IgnoreInterfaces []string       `mapstructure:"ignore_interfaces"`
+	Hostname         string         `mapstructure:"hostname"`
+	ProbeDHCP        config.Trilean `mapstructure:"probe_dhcp"`
+
+	// Where and how the helper is installed.
+	InstallPath               string         `mapstructure:"install_path"`
+	InitSystem                string         `mapstructure:"init_system"`
+	ExecuteCommand            string         `mapstructure:"execute_command"`
+	DisableUpstreamAutoconfig config.Trilean `mapstructure:"disable_upstream_autoconfig"`
+	ResetInstanceState        config.Trilean `mapstructure:"reset_instance_state"`
+	Verify                    config.Trilean `mapstructure:"verify"`
+
+	ctx interpolate.Context
+}
+
+// executeData is what execute_command's template sees.
+type executeData struct {
+	// Path is the install script in the guest's staging folder.
+	Path string
+	// Dir is the staging folder.
+	Dir string
+}
+
+// safePath is what install_path may contain: it lands unquoted in a systemd unit and an LSB script.
+var safePath = regexp.MustCompile(`^/[A-Za-z0-9._+@-]+(/[A-Za-z0-9._+@-]+)*$`)
+
+// prepare fills the defaults and checks every option, returning every problem found.
+func (c *Config) prepare() error {
+	var errs *packersdk.MultiError
+	add := func(e ...error) { errs = packersdk.MultiErrorAppend(errs, e...) }
+
+	if _, err := c.helperSettings(); err != nil {
+		var me *packersdk.MultiError
+		if errors.As(err, &me) {
+			add(me.Errors...)
+		} else {
+			add(err)
+		}
+	}
+	if c.InstallPath == "" {
+		c.InstallPath = DefaultInstallPath
+	}
+	if !safePath.MatchString(c.InstallPath) || path.Clean(c.InstallPath) != c.InstallPath {
+		add(fmt.Errorf("install_path: %q is not accepted: want a clean absolute path of letters, digits and . _ + @ - (default %s)", c.InstallPath, DefaultInstallPath))
+	}
+	if c.InitSystem == "" {
+		c.InitSystem = InitAuto
+	}
+	switch c.InitSystem {
+	case InitAuto, InitSystemd, InitSysvinit:
+	default:
+		add(fmt.Errorf("init_system: %q is not accepted: want %q, %q or %q", c.InitSystem, InitAuto, InitSystemd, InitSysvinit))
+	}
+	if c.ExecuteCommand == "" {
+		c.ExecuteCommand = DefaultExecuteCommand
+	}
+	if _, err := c.executeCommand(executeData{Path: "/tmp/cw-check/install.sh", Dir: "/tmp/cw-check"}); err != nil {
+		add(err)
+	}
+	if errs != nil && len(errs.Errors) > 0 {
+		return errs
+	}
+	return nil
+}
+
+// executeCommand renders execute_command for one script.
+func (c *Config) executeCommand(d executeData) (string, error) {
+	ictx := c.ctx // a copy: Data is per call
+	ictx.Data = d
+	cmd, err := interpolate.Render(c.ExecuteCommand, &ictx)
+	if err != nil {
+		return "", fmt.Errorf("execute_command: %q is not a valid template: %v (it may use {{.Path}}, the script to run as root, and {{.Dir}})", c.ExecuteCommand, err)
+	}
+	if !strings.Contains(cmd, d.Path) {
+		return "", fmt.Errorf("execute_command: %q never runs the script: it must contain {{.Path}}, e.g. %q", c.ExecuteCommand, "sudo -n sh {{.Path}}")
+	}
+	return cmd, nil
+}
+
+// helperSettings returns the helper's settings that the template sets, checked by the helper's
+// own config package so that the plugin and the helper agree on what is valid. Every problem is
+// returned, each naming its option.
+func (c *Config) helperSettings() (helperconfig.Partial, error) {
+	var p helperconfig.Partial
+	var errs *packersdk.MultiError
+	check := func(one helperconfig.Partial) {
+		if err := one.Validate(); err != nil {
+			errs = packersdk.MultiErrorAppend(errs, optionError(err))
+		}
+	}
+	p.ForceIPv6 = c.ForceIPv6.ToBoolPointer()
+	p.ProbeDHCP = c.ProbeDHCP.ToBoolPointer()
+	if c.OnMissingIPv6 != "" {
+		p.OnMissingIPv6 = &c.OnMissingIPv6
+		check(helperconfig.Partial{OnMissingIPv6: p.OnMissingIPv6})
+	}
+	if c.Interface != "" {
+		p.Interface = &c.Interface
+		check(helperconfig.Partial{Interface: p.Interface})
+	}
+	if c.IgnoreInterfaces != nil {
+		ig := append([]string{}, c.IgnoreInterfaces...)
+		p.IgnoreInterfaces = &ig
+		check(helperconfig.Partial{IgnoreInterfaces: p.IgnoreInterfaces})
+	}
+	if c.Hostname != "" {
+		p.Hostname = &c.Hostname
+		check(helperconfig.Partial{Hostname: p.Hostname})
+	}
+	for _, d := range []struct {
+		key string
+		in  string
+		out **helperconfig.Duration
+	}{{"ipv4_wait", c.IPv4Wait, &p.IPv4Wait}, {"ipv6_timeout", c.IPv6Timeout, &p.IPv6Timeout}} {
+		if d.in == "" {
+			continue
+		}
+		v, err := helperconfig.ParseDuration(d.in)
+		if err != nil {
+			errs = packersdk.MultiErrorAppend(errs, fmt.Errorf("%s: %v", d.key, err))
+			continue
+		}
+		hd := helperconfig.Duration(v)
+		*d.out = &hd
+	}
+	if errs != nil {
+		return p, errs
+	}
+	return p, nil
+}
+
+// optionError rewords the helper config's error for a template option (no file to name).
+func optionError(err error) error {
+	var ce *helperconfig.Error
+	if errors.As(err, &ce) && ce.Key != "" {
+		return fmt.Errorf("%s: %s", ce.Key, ce.Msg)
+	}
+	return err
+}
+
+// setKeys lists the helper settings that p sets, in the helper's documented order.
+func setKeys(p helperconfig.Partial) []string {
+	set := map[string]bool{
+		"force_ipv6": p.ForceIPv6 != nil, "on_missing_ipv6": p.OnMissingIPv6 != nil,
+		"interface": p.Interface != nil, "ignore_interfaces": p.IgnoreInterfaces != nil,
+		"hostname": p.Hostname != nil, "ipv4_wait": p.IPv4Wait != nil,
+		"ipv6_timeout": p.IPv6Timeout != nil, "probe_dhcp": p.ProbeDHCP != nil,
+	}
+	var keys []string
+	for _, k := range helperconfig.Keys {
+		if set[k] {
+			keys = append(keys, k)
+		}
+	}
+	return keys
+}
