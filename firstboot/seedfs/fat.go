@@ -80,6 +80,9 @@ func newFATVolume(r io.ReaderAt, size int64) (*fatVolume, error) {
 	if fatSize*bps*8 < int64(v.clusters+2)*int64(v.bits) {
 		return nil, fmt.Errorf("seedfs: vfat: FAT of %d sectors too small for %d clusters", fatSize, v.clusters)
 	}
+	// Clusters past the end of the image cannot be read anyway; without them, no file can claim
+	// more bytes than the image has.
+	v.clusters = uint32(min(int64(v.clusters), max(0, size-v.dataOff)/v.clusterSize))
 	if b[labelAt-5] == 0x29 { // extended boot signature: volume ID and label follow
 		v.bootLabel = strings.TrimRight(string(b[labelAt:labelAt+11]), " \x00")
 		if v.bootLabel == "NO NAME" {
@@ -229,6 +232,9 @@ func (fr *fatReader) entry(e []byte, long string, depth int) (*node, error) {
 	}
 	if !c.dir {
 		c.size = int64(binary.LittleEndian.Uint32(e[28:]))
+		if c.size > int64(fr.v.clusters)*fr.v.clusterSize {
+			return nil, fmt.Errorf("seedfs: vfat: file %q of %d bytes is larger than the volume", name, c.size)
+		}
 		return c, nil
 	}
 	if c.cluster == 0 {

@@ -245,6 +245,9 @@ func (ir *isoReader) addRecord(n *node, rec isoRecord, last *node, depth int) (*
 		return nil, err
 	}
 	if last != nil && !last.dir && name == last.name && rec.flags&isoFlagDir == 0 {
+		if last.size+rec.size > ir.size {
+			return nil, fmt.Errorf("seedfs: iso9660: multi-extent file %q larger than the image", name)
+		}
 		last.extents = append(last.extents, extent{rec.extent, rec.size})
 		last.size += rec.size
 		return lastIfMulti(last, rec), nil
