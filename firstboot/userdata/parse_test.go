@@ -111,7 +111,9 @@ func parseCases(t testing.TB) []parseCase {
 		{name: "clearwater empty", in: []byte("#cloud-config\nclearwater:\n"),
 			types: []string{cc}, notes: []string{"clearwater is empty, not a mapping"}},
 		{name: "unknown clearwater key", in: []byte("#cloud-config\nclearwater: {force_ipv4: true}\n"),
-			types: []string{cc}, notes: []string{"clearwater.force_ipv4 is not known"}},
+			types: []string{cc}, notes: []string{"clearwater.force_ipv4 is not known", "clearwater has no force_ipv6"}},
+		{name: "clearwater only a merge key", in: []byte("#cloud-config\nclearwater:\n  <<:\n"),
+			types: []string{cc}, notes: []string{"clearwater has no force_ipv6"}},
 		{name: "duplicate key: last wins", in: []byte("#cloud-config\nclearwater: {force_ipv6: true}\nclearwater: {force_ipv6: false}\n"),
 			force: no, types: []string{cc}},
 		{name: "anchor and merge key", in: []byte("#cloud-config\nbase: &cw {force_ipv6: true}\nclearwater:\n  <<: *cw\n"),
@@ -232,8 +234,11 @@ func parseCases(t testing.TB) []parseCase {
 		{name: "archive, bad type", in: []byte("#cloud-config-archive\n- {content: 'clearwater: {force_ipv6: true}'}\n- {type: nonsense, content: x}\n"),
 			types: []string{TypeCloudConfigArchive, cc}, notes: []string{`entry 2: type "nonsense" is not a MIME type: cloud-init fails on it`}},
 		{name: "archive not a list", in: []byte("#cloud-config-archive\nclearwater: {force_ipv6: true}\n"),
-			types: []string{TypeCloudConfigArchive}},
-		{name: "archive bad YAML", in: []byte("#cloud-config-archive\n- [\n"), types: []string{TypeCloudConfigArchive}},
+			types: []string{TypeCloudConfigArchive}, notes: []string{"archive is not a YAML list"}},
+		{name: "archive bad YAML", in: []byte("#cloud-config-archive\n- [\n"), types: []string{TypeCloudConfigArchive},
+			notes: []string{"archive is not valid YAML"}},
+		{name: "notes are bounded", in: []byte("#cloud-config\nwrite_files: [" + strings.Repeat("1,", 5000) + "]\n"), types: []string{cc},
+			notes: []string{"write_files entry 150 is", "more notes left out"}},
 		{name: "archive in MIME", in: multipart("b", "Content-Type: text/cloud-config-archive\n\n- {content: '#cloud-config\n\n    clearwater: {force_ipv6: true}'}\n"),
 			force: yes, types: []string{TypeCloudConfigArchive, cc}},
 
@@ -346,6 +351,9 @@ func check(t *testing.T, c parseCase, r Result) {
 	}
 	if !reflect.DeepEqual(types, c.types) {
 		t.Errorf("part types = %q, want %q", types, c.types)
+	}
+	if len(r.Notes) > maxNotes+1 {
+		t.Errorf("%d notes, more than %d", len(r.Notes), maxNotes+1)
 	}
 	all := strings.Join(r.Notes, "\n")
 	for _, n := range c.notes {

@@ -92,13 +92,23 @@ func Parse(data []byte) (r Result) {
 	return r
 }
 
-func (r *Result) note(format string, a ...any) { r.Notes = append(r.Notes, fmt.Sprintf(format, a...)) }
+// maxNotes bounds Notes, which hostile user-data could otherwise make as long as itself.
+const maxNotes = 200
+
+func (r *Result) note(format string, a ...any) {
+	switch {
+	case len(r.Notes) < maxNotes:
+		r.Notes = append(r.Notes, fmt.Sprintf(format, a...))
+	case len(r.Notes) == maxNotes:
+		r.Notes = append(r.Notes, "more notes left out")
+	}
+}
 
 // cloudConfig decodes a part that carries cloud-config (directly or as a jinja template), and
 // notes every other part.
 func (r *Result) cloudConfig(p *Part, n int) (CloudConfig, bool) {
 	label := fmt.Sprintf("part %d (%s)", n, p.Type)
-	if p.Note != "" && p.Type != TypeCloudConfigArchive {
+	if p.Note != "" {
 		r.note("%s: %s", label, p.Note)
 	}
 	payload := p.Payload

@@ -35,7 +35,10 @@ func (r *Result) toggle(v *yaml.Node) {
 		}
 		r.Force = &b
 	}
-	if found && r.Force != nil {
+	switch {
+	case !found:
+		r.note("cloud-config key %s has no %s: no toggle from it", ConfigKey, ForceKey)
+	case r.Force != nil:
 		r.note("cloud-config key %s.%s: %t", ConfigKey, ForceKey, *r.Force)
 	}
 }

@@ -1,0 +1,243 @@
+package userdata
+
+import (
+	"bytes"
+	"compress/gzip"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"path"
+	"reflect"
+
+	"github.com/clearwater-aio/packer-plugin-clearwater/firstboot/config"
+)
+
+// What Render writes and where.
+const (
+	// DropInPath is the write_files drop-in that carries the helper's settings. Its name sorts
+	// after the usual baked drop-ins, so that per-instance settings win over baked ones.
+	DropInPath = config.DropIn + "/90-clearwater-userdata.yaml"
+	// MergeType is the Merge-Type header of the part that Render adds to MIME user-data: cloud-init
+	// then appends its write_files to the operator's instead of replacing them, and keeps every
+	// other key the operator set.
+	MergeType = "list(append)+dict(no_replace,recurse_list)+str()"
+	// MaxEncoded is OpenStack Nova's limit on user_data, which it checks base64-encoded.
+	MaxEncoded = 65535
+	// ContentTypeMultipart and ContentTypeGzip are the other content types Render reports.
+	ContentTypeMultipart = "multipart/mixed"
+	ContentTypeGzip      = "application/gzip"
+)
+
+// Where the toggle comes from when user-data alone is read, as the helper's force_source says.
+const (
+	SourceKey        = "user-data:clearwater"
+	SourceWriteFiles = "user-data:write_files"
+	SourceConfig     = "config"
+	SourceNone       = "none"
+)
+
+// dropInHeader is the comment at the top of the rendered drop-in.
+const dropInHeader = "Helper settings from the clearwater-userdata datasource (packer-plugin-clearwater)."
+
+// Addition is what Render adds to user-data.
+type Addition struct {
+	// ForceIPv6 is the toggle: nil says nothing about it; true renders a write_files entry for
+	// MarkerPath (cloud-init then creates upstream's marker too); false sets force_ipv6: false in
+	// the drop-in, which beats a baked config but not a marker file baked into the image.
+	ForceIPv6 *bool
+	// OverrideMarker, with ForceIPv6 false, also renders the key clearwater: {force_ipv6: false},
+	// the only user-data form that beats a marker file baked into the image.
+	OverrideMarker bool
+	// Settings are the helper's settings, rendered as the write_files drop-in DropInPath through
+	// config.Render. Settings.ForceIPv6 must be nil: the toggle is ForceIPv6.
+	Settings config.Partial
+}
+
+// Rendered is user-data that Render made, and what the helper reads from it.
+type Rendered struct {
+	// Data is the user-data, gzip-compressed when asked.
+	Data []byte
+	// ContentType is Data's type: TypeCloudConfig, ContentTypeMultipart or ContentTypeGzip.
+	ContentType string
+	// ForceIPv6 and ForceSource are the toggle as the helper reads it from this user-data alone
+	// (a marker file or config baked into the image may still decide when ForceSource is
+	// SourceNone); ForceSource is one of the Source constants.
+	ForceIPv6   bool
+	ForceSource string
+	// Settings is what the drop-in DropInPath sets (ForceIPv6 included when the toggle is false);
+	// zero when Render wrote no drop-in.
+	Settings config.Partial
+}
+
+// additions is what Render writes, decided from the Addition and the base.
+type additions struct {
+	marker   bool            // a write_files entry for MarkerPath
+	key      *bool           // clearwater: {force_ipv6: *key}
+	dropIn   *config.Partial // the drop-in DropInPath
+	dropData []byte          // its rendered content
+}
+
+func (a additions) writeFiles() bool { return a.marker || a.dropIn != nil }
+func (a additions) empty() bool      { return !a.writeFiles() && a.key == nil }
+
+// Render adds the toggle and the helper's settings to base, user-data in any format cloud-init
+// accepts (empty for none), without dropping a byte of the operator's content: a cloud-config base
+// is merged key by key (its comments and write_files kept, ours appended); any other base becomes
+// MIME multipart with ours as an extra cloud-config part whose Merge-Type appends to the
+// operator's lists. A gzip base is unpacked first; gz compresses the result. The base's own toggle
+// or drop-ins that contradict add, and a result over MaxEncoded base64-encoded, are errors.
+func Render(base []byte, add Addition, gz bool) (Rendered, error) {
+	if err := checkAddition(add); err != nil {
+		return Rendered{}, err
+	}
+	b, err := readBase(base)
+	if err != nil {
+		return Rendered{}, err
+	}
+	ours, err := plan(add, b.view)
+	if err != nil {
+		return Rendered{}, err
+	}
+	if b.kind == baseWrapped && ours.writeFiles() && (b.view.Marker || len(b.view.DropIns) > 0) {
+		return Rendered{}, fmt.Errorf("base_user_data is %s and its cloud-config writes %s through write_files: the helper reads separate cloud-config parts with cloud-init's default merge, so it would not see them once another part adds write_files; give base_user_data as one #cloud-config document, or leave the toggle and the settings to it", b.typ, b.helperFiles())
+	}
+	out := Rendered{ContentType: TypeCloudConfig}
+	switch {
+	case b.kind == baseEmpty:
+		out.Data, err = ours.cloudConfig()
+	case b.kind == baseCloudConfig:
+		out.Data, err = mergeCloudConfig(b.data, ours)
+	case ours.empty():
+		out.Data, out.ContentType = b.data, b.typ
+	default:
+		var part []byte
+		if part, err = ours.cloudConfig(); err == nil {
+			out.Data, out.ContentType = wrapMIME(b, part), ContentTypeMultipart
+		}
+	}
+	if err != nil {
+		return Rendered{}, err
+	}
+	out.ForceIPv6, out.ForceSource = effectiveToggle(b.view, ours)
+	if ours.dropIn != nil {
+		out.Settings = *ours.dropIn
+	}
+	return finish(out, gz)
+}
+
+// checkAddition refuses inputs that cannot mean anything.
+func checkAddition(add Addition) error {
+	if add.Settings.ForceIPv6 != nil {
+		return errors.New("settings must not carry force_ipv6: the toggle is ForceIPv6")
+	}
+	if add.OverrideMarker && (add.ForceIPv6 == nil || *add.ForceIPv6) {
+		return errors.New("override_marker needs force_ipv6 = false: it overrides a baked marker file with false")
+	}
+	return nil
+}
+
+// plan decides what to write, and refuses what the base says against it: a clearwater key or a
+// marker entry of another value, a drop-in of our name, or a drop-in that applies after ours and
+// sets one of our keys to another value.
+func plan(add Addition, view Result) (additions, error) {
+	var a additions
+	if f := add.ForceIPv6; f != nil {
+		if view.Force != nil && *view.Force != *f {
+			return a, fmt.Errorf("base_user_data sets %s.%s: %t, which contradicts force_ipv6 = %t", ConfigKey, ForceKey, *view.Force, *f)
+		}
+		if view.Marker && !*f {
+			return a, fmt.Errorf("base_user_data has a write_files entry for %s, which forces IPv6 and contradicts force_ipv6 = false", MarkerPath)
+		}
+		a.marker = *f && !view.Marker && view.Force == nil
+		if !*f && add.OverrideMarker && view.Force == nil {
+			a.key = f
+		}
+	}
+	p := add.Settings
+	if f := add.ForceIPv6; f != nil && !*f {
+		p.ForceIPv6 = f
+	}
+	if reflect.ValueOf(p).IsZero() {
+		return a, nil
+	}
+	data, err := config.Render(dropInHeader, p)
+	if err != nil {
+		return a, err
+	}
+	if err := checkDropIns(view.DropIns, p); err != nil {
+		return a, err
+	}
+	a.dropIn, a.dropData = &p, data
+	return a, nil
+}
+
+// checkDropIns refuses base drop-ins that would overwrite ours or undo one of its settings.
+func checkDropIns(dropIns []config.Source, ours config.Partial) error {
+	name := path.Base(DropInPath)
+	for _, s := range dropIns {
+		base := path.Base(s.Name)
+		if base == name {
+			return fmt.Errorf("base_user_data already writes %s: it would be overwritten; rename it or pass its settings to the datasource", s.Name)
+		}
+		if base < name {
+			continue // applies before ours: ours override it, as meant
+		}
+		theirs, err := config.Parse(s.Name, s.Data)
+		if err != nil {
+			continue // the helper ignores a bad user-data drop-in (with a warning)
+		}
+		if key, ok := conflict(ours, theirs); ok {
+			return fmt.Errorf("base_user_data writes %s, which applies after %s and sets %s to another value than the datasource's", s.Name, DropInPath, key)
+		}
+	}
+	return nil
+}
+
+// conflict names the first key that both set, to different values.
+func conflict(a, b config.Partial) (string, bool) {
+	va, vb := reflect.ValueOf(a), reflect.ValueOf(b)
+	for i := range va.NumField() {
+		x, y := va.Field(i), vb.Field(i)
+		if !x.IsNil() && !y.IsNil() && !reflect.DeepEqual(x.Interface(), y.Interface()) {
+			return config.Keys[i], true
+		}
+	}
+	return "", false
+}
+
+// effectiveToggle is the helper's precedence applied to user-data alone: the clearwater key, then
+// a write_files marker, then force_ipv6 in the user-data drop-ins (in the order they apply).
+func effectiveToggle(view Result, a additions) (bool, string) {
+	switch {
+	case view.Force != nil:
+		return *view.Force, SourceKey
+	case a.key != nil:
+		return *a.key, SourceKey
+	case view.Marker || a.marker:
+		return true, SourceWriteFiles
+	}
+	dropIns := view.DropIns
+	if a.dropIn != nil {
+		dropIns = append(dropIns[:len(dropIns):len(dropIns)], config.Source{Name: DropInPath, Data: a.dropData, Soft: true})
+	}
+	cfg, _, _ := config.Merge(config.SortDropIns(dropIns))
+	if cfg.Origin[ForceKey] != "" {
+		return cfg.ForceIPv6, SourceConfig
+	}
+	return false, SourceNone
+}
+
+// finish compresses when asked and checks Nova's limit.
+func finish(r Rendered, gz bool) (Rendered, error) {
+	if gz {
+		var b bytes.Buffer
+		w, _ := gzip.NewWriterLevel(&b, gzip.BestCompression)
+		w.Write(r.Data) // a bytes.Buffer does not fail
+		w.Close()
+		r.Data, r.ContentType = b.Bytes(), ContentTypeGzip
+	}
+	if n := base64.StdEncoding.EncodedLen(len(r.Data)); n > MaxEncoded {
+		return Rendered{}, fmt.Errorf("user-data is %d bytes, %d base64-encoded: over OpenStack's limit of %d bytes (Nova's user_data); shorten base_user_data or set gzip = true", len(r.Data), n, MaxEncoded)
+	}
+	return r, nil
+}
