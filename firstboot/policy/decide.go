@@ -27,17 +27,17 @@ func Decide(s netstate.Snapshot, in Input) Decision {
 	v4, v6 := sv.cands[0], sv.cands[1]
 	switch {
 	case in.ForceIPv6 && len(v6) > 0:
-		d.choose(v6, sv.defDev[1], "IPv6", "IPv6 forced (force_ipv6)")
+		d.choose(v6, sv.defDev[1], IPv6, "IPv6 forced (force_ipv6)")
 	case in.ForceIPv6 && in.OnMissingIPv6 == Fail:
 		d.Error = "IPv6 forced (force_ipv6) but no usable IPv6 address, and on_missing_ipv6 is fail"
 	case in.ForceIPv6 && len(v4) > 0:
-		d.choose(v4, sv.defDev[0], "IPv4", "IPv6 forced but no usable IPv6 address; on_missing_ipv6 is fallback, so IPv4 (degraded)")
+		d.choose(v4, sv.defDev[0], IPv4, "IPv6 forced but no usable IPv6 address; on_missing_ipv6 is fallback, so IPv4 (degraded)")
 		d.Degraded = true
 		d.Warnings = append(d.Warnings, "IPv6 was forced but no IPv6 address is usable: running on IPv4 (degraded)")
 	case !in.ForceIPv6 && len(v4) > 0:
-		d.choose(v4, sv.defDev[0], "IPv4", "IPv4 preferred when not forced")
+		d.choose(v4, sv.defDev[0], IPv4, "IPv4 preferred when not forced")
 	case !in.ForceIPv6 && len(v6) > 0:
-		d.choose(v6, sv.defDev[1], "IPv6", "no usable IPv4 address (an IPv6-only network)")
+		d.choose(v6, sv.defDev[1], IPv6, "no usable IPv4 address (an IPv6-only network)")
 	default:
 		d.Error = "no usable IPv4 or IPv6 address on any interface"
 	}
@@ -56,10 +56,13 @@ func Candidates(s netstate.Snapshot, in Input, ipv6 bool) []Candidate {
 	return sv.cands[0]
 }
 
-// choose records the best of ranked candidates c (non-empty) and why it won.
-func (d *Decision) choose(c []Candidate, defDev, fam, because string) {
-	d.Family, d.Address, d.Interface = strings.ToLower(fam), c[0].Addr, c[0].Interface
-	d.Reasons = append(d.Reasons, fmt.Sprintf("chose %s on %s: %s, %s", c[0].Addr, c[0].Interface, because, rankReason(c, defDev, fam)))
+// familyNames are the families as a person writes them.
+var familyNames = map[string]string{IPv4: "IPv4", IPv6: "IPv6"}
+
+// choose records the best of ranked candidates c (non-empty) of family and why it won.
+func (d *Decision) choose(c []Candidate, defDev, family, because string) {
+	d.Family, d.Address, d.Interface = family, c[0].Addr, c[0].Interface
+	d.Reasons = append(d.Reasons, fmt.Sprintf("chose %s on %s: %s, %s", c[0].Addr, c[0].Interface, because, rankReason(c, defDev, familyNames[family])))
 }
 
 // rankReason says why c[0] ranks first among c: the first rule of the order that tells it from c[1].
