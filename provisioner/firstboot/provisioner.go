@@ -258,7 +258,7 @@ var stagingName = regexp.MustCompile(`^/tmp/clearwater-firstboot\.[A-Za-z0-9]+$`
 
 // stagingDir makes a private folder in the guest for the uploads.
 func (g *guest) stagingDir(ctx context.Context) (string, error) {
-	out, err := g.output(ctx, "making a staging folder in the guest", "mktemp -d /tmp/clearwater-firstboot.XXXXXXXXXX")
+	out, err := g.output(ctx, "making a staging folder in the guest", "mktemp -d /tmp/clearwater-firstboot.XXXXXX")
 	if err != nil {
 		return "", err
 	}

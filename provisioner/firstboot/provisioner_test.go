@@ -83,7 +83,7 @@ func TestProvisionDefaultsOrder(t *testing.T) {
 	want := []string{
 		"start uname -m",
 		"start " + detectInit,
-		"start mktemp -d /tmp/clearwater-firstboot.XXXXXXXXXX",
+		"start mktemp -d /tmp/clearwater-firstboot.XXXXXX",
 		"upload " + stage + "/clearwater-firstboot",
 		"upload " + stage + "/clearwater-firstboot.service",
 		"upload " + stage + "/firstboot.yaml",
@@ -400,7 +400,7 @@ func TestProvisionCommandFailuresAreReported(t *testing.T) {
 	for prefix, want := range map[string]string{
 		"uname -m":              "reading the guest's architecture: `uname -m` exited with status 7: nope",
 		"if [ -d /run/systemd/": "detecting the guest's init system",
-		"mktemp -d":             "making a staging folder in the guest: `mktemp -d /tmp/clearwater-firstboot.XXXXXXXXXX` exited with status 7: nope",
+		"mktemp -d":             "making a staging folder in the guest: `mktemp -d /tmp/clearwater-firstboot.XXXXXX` exited with status 7: nope",
 		"rm -rf":                "removing the staging folder " + stage,
 	} {
 		comm := newComm()
