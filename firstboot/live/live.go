@@ -10,7 +10,6 @@ package live
 import (
 	"context"
 	"fmt"
-	"path"
 	"time"
 
 	"github.com/clearwater-aio/packer-plugin-clearwater/firstboot/netstate"
@@ -180,7 +179,7 @@ func (w *waiter) finish() Result {
 func probeInterfaces(s netstate.Snapshot, in policy.Input) []string {
 	var out []string
 	for _, l := range s.Links {
-		if !l.Up || l.Loopback || (in.Interface != "" && l.Name != in.Interface) || ignored(l.Name, in.IgnoreInterfaces) {
+		if policy.SkipLink(l, in) != "" {
 			continue
 		}
 		out = append(out, l.Name)
@@ -188,11 +187,3 @@ func probeInterfaces(s netstate.Snapshot, in policy.Input) []string {
 	return out
 }
 
-func ignored(name string, patterns []string) bool {
-	for _, p := range patterns {
-		if ok, _ := path.Match(p, name); ok {
-			return true
-		}
-	}
-	return false
-}

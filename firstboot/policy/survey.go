@@ -25,7 +25,7 @@ func survey(s netstate.Snapshot, in Input, explain bool) surveyed {
 		sv.explainSettings(s, in)
 	}
 	for _, l := range s.Links {
-		if why := skipLink(l, in); why != "" {
+		if why := SkipLink(l, in); why != "" {
 			if explain {
 				sv.reasons = append(sv.reasons, "ignored "+l.Name+": "+why)
 			}
@@ -69,8 +69,8 @@ func (sv *surveyed) explainSettings(s netstate.Snapshot, in Input) {
 	}
 }
 
-// skipLink says why no address of l counts, or "".
-func skipLink(l netstate.Link, in Input) string {
+// SkipLink says why no address of l counts (pinned elsewhere, ignored, loopback, down), or "".
+func SkipLink(l netstate.Link, in Input) string {
 	if in.Interface != "" && l.Name != in.Interface {
 		return "only " + in.Interface + " counts (interface setting)"
 	}
