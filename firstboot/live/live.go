@@ -186,4 +186,3 @@ func probeInterfaces(s netstate.Snapshot, in policy.Input) []string {
 	}
 	return out
 }
-
