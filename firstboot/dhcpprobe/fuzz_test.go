@@ -56,8 +56,8 @@ func FuzzValidateRA(f *testing.F) {
 		pio("2001:db8:5::/64", true, time.Hour, time.Minute), pio("fe80::/64", true, time.Hour, time.Minute)}}))
 	f.Add(ra(f, &ndp.RouterAdvertisement{OtherConfiguration: true}))
 	f.Fuzz(func(t *testing.T, b []byte) {
-		offers, reasons, valid := validateRA(b, 255, routerLL)
-		if !valid && len(offers) > 0 {
+		offers, reasons, ra := validateRA(b, 255, routerLL)
+		if ra == nil && len(offers) > 0 {
 			t.Fatalf("invalid RA (%q) with offers %+v", reasons, offers)
 		}
 		for _, o := range offers {

@@ -315,6 +315,19 @@ func TestProbeDnsmasq(t *testing.T) {
 	}
 }
 
+// TestProbeDnsmasqSLAAC: dnsmasq advertising a constructed /64 for SLAAC only (no DHCPv6).
+func TestProbeDnsmasqSLAAC(t *testing.T) {
+	srv, cli := link(t, netnstest.DADOff)
+	netnstest.StartDnsmasq(t, netnstest.DnsmasqConfig{Link: srv, RA: true,
+		Ranges: []string{"::,constructor:" + srv.Name + ",ra-only,64,1h"}})
+	r, took := probe(t, cli, 3*time.Second, ProbeV6)
+	t.Logf("%v in %v", r, took)
+	want := netip.MustParsePrefix("2001:db8:1::/64")
+	if len(r.Offers) != 1 || r.Offers[0].Kind != KindSLAAC || r.Offers[0].Address != want || r.Offers[0].Managed {
+		t.Errorf("offers %+v, want only slaac %v without M (ignored %v)", r.Offers, want, r.Ignored)
+	}
+}
+
 func TestProbeMissingInterface(t *testing.T) {
 	_, cli := link(t, netnstest.DADOff)
 	for name, fn := range map[string]func(context.Context, string) Result{"v4": ProbeV4, "v6": ProbeV6} {

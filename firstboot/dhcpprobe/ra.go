@@ -55,8 +55,9 @@ func listenRA(ifi *net.Interface) (*raListener, error) {
 }
 
 // run solicits routers (now, then after 1, 2 and 4 s) and validates advertisements until ctx ends
-// or grace after the first valid advertisement. It closes the socket.
-func (l *raListener) run(ctx context.Context, res *Result) {
+// or grace after the first valid advertisement, calling onRA for each valid one. It closes the
+// socket.
+func (l *raListener) run(ctx context.Context, res *Result, onRA func(*ndp.RouterAdvertisement)) {
 	defer l.pc.Close()
 	stop := context.AfterFunc(ctx, func() { l.pc.Close() })
 	defer stop()
@@ -121,37 +122,42 @@ func (l *raListener) run(ctx context.Context, res *Result) {
 			from, _ = netip.AddrFromSlice(a.IP)
 			from = from.WithZone(l.ifi.Name)
 		}
-		offers, reasons, valid := validateRA(buf[:n], hop, from)
+		offers, reasons, ra := validateRA(buf[:n], hop, from)
 		for _, r := range reasons {
 			res.ignore("router advertisement from %s: %s", from, r)
 		}
 		for _, o := range offers {
 			res.addOffer(o)
 		}
-		if valid && found.IsZero() {
-			found = time.Now()
+		if ra != nil {
+			if found.IsZero() {
+				found = time.Now()
+			}
+			if onRA != nil {
+				onRA(ra)
+			}
 		}
 	}
 	res.errorf("ra: stopped after %d packets", maxPackets)
 }
 
 // validateRA checks one router advertisement (hop is the IPv6 hop limit it arrived with, -1 when
-// unknown; src its source). It returns the offers, the reasons for what it ignored, and whether
-// the advertisement itself was valid (a router is there).
-func validateRA(b []byte, hop int, src netip.Addr) ([]Offer, []string, bool) {
+// unknown; src its source). It returns the offers, the reasons for what it ignored, and the
+// advertisement when it was valid (a router is there), else nil.
+func validateRA(b []byte, hop int, src netip.Addr) ([]Offer, []string, *ndp.RouterAdvertisement) {
 	if hop != -1 && hop != ndp.HopLimit {
-		return nil, []string{fmt.Sprintf("hop limit %d, not 255: not from this link", hop)}, false
+		return nil, []string{fmt.Sprintf("hop limit %d, not 255: not from this link", hop)}, nil
 	}
 	if !src.IsLinkLocalUnicast() {
-		return nil, []string{"source is not a link-local address"}, false
+		return nil, []string{"source is not a link-local address"}, nil
 	}
 	m, err := ndp.ParseMessage(b)
 	if err != nil {
-		return nil, []string{"malformed: " + err.Error()}, false
+		return nil, []string{"malformed: " + err.Error()}, nil
 	}
 	ra, ok := m.(*ndp.RouterAdvertisement)
 	if !ok {
-		return nil, []string{fmt.Sprintf("not a router advertisement (%T)", m)}, false
+		return nil, []string{fmt.Sprintf("not a router advertisement (%T)", m)}, nil
 	}
 	var offers []Offer
 	var reasons []string
@@ -176,7 +182,7 @@ func validateRA(b []byte, hop int, src netip.Addr) ([]Offer, []string, bool) {
 	if len(offers) == 0 {
 		reasons = append(reasons, "offers no address: no usable autonomous prefix, M and O flags clear")
 	}
-	return offers, reasons, true
+	return offers, reasons, ra
 }
 
 // badPrefix says why a host may not form SLAAC addresses from pi (RFC 4862 5.5.3), or "".

@@ -7,18 +7,21 @@ import (
 	"net"
 	"net/netip"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
 	"github.com/insomniacslk/dhcp/dhcpv6"
 	"github.com/insomniacslk/dhcp/iana"
+	"github.com/mdlayher/ndp"
 	"golang.org/x/sys/unix"
 )
 
 // ProbeV6 asks ifname for IPv6: it sends a DHCPv6 SOLICIT (without rapid commit, so no lease is
 // committed) and a router solicitation, and reports the valid ADVERTISEs, the autonomous
 // prefixes and the M/O flags of the router advertisements. It returns when both a DHCPv6 server
-// and a router have answered, or at the end of ctx.
+// and a router have answered, or at the end of ctx; when a router says M=0 (no DHCPv6
+// addresses), DHCPv6 gets only until 1 s after its first SOLICIT.
 //
 // DHCPv6 needs the interface's link-local address to have passed duplicate address detection
 // (about 2 s after the link comes up); ProbeV6 waits for it within ctx and says so in Errors
@@ -36,6 +39,18 @@ func ProbeV6(ctx context.Context, ifname string) Result {
 		res.errorf("ipv6: %s is down", ifname)
 		return res
 	}
+	// A router that says M=0 has no DHCPv6 addresses (RFC 4861 4.2): DHCPv6 then gets until 1 s
+	// after the first SOLICIT (servers answer in milliseconds), not the whole of ctx.
+	ctx6, cancel6 := context.WithCancel(ctx)
+	defer cancel6()
+	var early *time.Timer
+	var once sync.Once
+	start := time.Now()
+	onRA := func(ra *ndp.RouterAdvertisement) {
+		if !ra.ManagedConfiguration {
+			once.Do(func() { early = time.AfterFunc(max(time.Until(start.Add(time.Second)), grace), cancel6) })
+		}
+	}
 	// Both sockets are opened here, on the caller's goroutine (see the package doc).
 	var raRes Result
 	raDone := make(chan struct{})
@@ -45,11 +60,17 @@ func ProbeV6(ctx context.Context, ifname string) Result {
 	} else {
 		go func() {
 			defer close(raDone)
-			l.run(ctx, &raRes)
+			l.run(ctx, &raRes, onRA)
 		}()
 	}
-	res.merge(probeDHCPv6(ctx, ifi))
+	res.merge(probeDHCPv6(ctx6, ifi))
+	if ctx6.Err() != nil && ctx.Err() == nil {
+		res.Notes = append(res.Notes, "dhcpv6: stopped after 1 s: the router advertises M=0 (no DHCPv6 addresses)")
+	}
 	<-raDone
+	if early != nil {
+		early.Stop()
+	}
 	res.merge(raRes)
 	return res
 }

@@ -173,7 +173,7 @@ func TestValidateRA(t *testing.T) {
 	good := ra(t, &ndp.RouterAdvertisement{RouterLifetime: time.Minute, Options: []ndp.Option{
 		pio("2001:db8:5::/64", true, time.Hour, time.Minute), pio("2001:db8:6::/64", false, time.Hour, time.Minute)}})
 	offers, reasons, valid := validateRA(good, 255, routerLL)
-	if !valid || len(reasons) != 0 || len(offers) != 1 || offers[0].Kind != KindSLAAC ||
+	if valid == nil || len(reasons) != 0 || len(offers) != 1 || offers[0].Kind != KindSLAAC ||
 		offers[0].Address != netip.MustParsePrefix("2001:db8:5::/64") {
 		t.Errorf("good RA: %+v %q %v", offers, reasons, valid)
 	}
