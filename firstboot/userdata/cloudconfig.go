@@ -57,15 +57,10 @@ func (c *CloudConfig) set(key string, v *yaml.Node) {
 	c.Values[key] = v
 }
 
-// Merge applies o over c as cloud-init's default merger for cloud-config parts does
-// ("dict(replace)+list()+str()"): each top-level key of o replaces c's value whole; nothing is
-// merged deeper and lists are not appended. A part's merge_how key or Merge-Type header, which
-// cloud-init would honour instead, is not interpreted here.
-func (c *CloudConfig) Merge(o CloudConfig) {
-	for _, k := range o.Keys {
-		c.set(k, o.Values[k])
-	}
-}
+// Merge merges o into c with cloud-init's default merger (DefaultMergeType): each top-level key
+// of o replaces c's value whole; nothing is merged deeper and lists are not appended. A part that
+// says otherwise (merge_how, Merge-Type) merges by MergerFor and MergeWith.
+func (c *CloudConfig) Merge(o CloudConfig) { c.MergeWith(o, defaultMerger) }
 
 type pair struct {
 	key   string

@@ -18,7 +18,6 @@ var divergent = map[string]string{
 	"MIME nested too deep":           "Parse stops at MaxDepth",
 	"too many parts":                 "Parse stops at MaxParts",
 	"gzip bomb":                      "Parse stops at MaxDecompressed",
-	"merge: Merge-Type noted":        "cloud-init honours Merge-Type (here list(append) keeps the marker); Parse applies the default merge and notes it",
 	"MIME gzip-typed part, not gzip": "cloud-init drops the part; Parse lists it with a note",
 	"gzip just under the bound":      "too large for a quick oracle run",
 	"include":                        "cloud-init fetches the URLs; Parse never does",

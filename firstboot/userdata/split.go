@@ -252,7 +252,7 @@ func archiveEntry(n *yaml.Node) (Part, error) {
 			typ = strings.ToLower(strings.TrimSpace(scalarString(v)))
 		case "filename":
 			p.Name = scalarString(v)
-		case "merge_how", "merge_type", "Merge-Type", "X-Merge-Type":
+		case "Merge-Type", "X-Merge-Type": // cloud-init makes other keys part headers
 			p.MergeType = scalarString(v)
 		}
 	}
@@ -291,9 +291,15 @@ func filename(h header) string {
 	return params["filename"]
 }
 
+// mergeType is the part's Merge-Type (else X-Merge-Type) header. cloud-init hands its part
+// handlers the headers as a dict, so these names match with their case.
 func mergeType(h header) string {
-	if v := h.get("Merge-Type"); v != "" {
-		return v
+	for _, name := range []string{"Merge-Type", "X-Merge-Type"} {
+		for _, f := range h {
+			if f.name == name && f.value != "" {
+				return f.value
+			}
+		}
 	}
-	return h.get("X-Merge-Type")
+	return ""
 }

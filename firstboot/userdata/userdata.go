@@ -74,8 +74,8 @@ func Parse(data []byte) (r Result) {
 	seenConfig := false
 	for i := range parts {
 		p := &parts[i]
-		if cc, ok := r.cloudConfig(p, i+1); ok {
-			merged.Merge(cc)
+		if cc, m, ok := r.cloudConfig(p, i+1); ok {
+			merged.MergeWith(cc, m)
 			seenConfig = true
 		}
 	}
@@ -106,7 +106,7 @@ func (r *Result) note(format string, a ...any) {
 
 // cloudConfig decodes a part that carries cloud-config (directly or as a jinja template), and
 // notes every other part.
-func (r *Result) cloudConfig(p *Part, n int) (CloudConfig, bool) {
+func (r *Result) cloudConfig(p *Part, n int) (CloudConfig, Merger, bool) {
 	label := fmt.Sprintf("part %d (%s)", n, p.Type)
 	if p.Note != "" {
 		r.note("%s: %s", label, p.Note)
@@ -119,23 +119,23 @@ func (r *Result) cloudConfig(p *Part, n int) (CloudConfig, bool) {
 		if Sniff(body) != TypeCloudConfig {
 			p.Note = "jinja template not rendered; its body is not cloud-config: not interpreted"
 			r.note("%s: %s", label, p.Note)
-			return CloudConfig{}, false
+			return CloudConfig{}, Merger{}, false
 		}
 		payload = body
 	case TypeCloudConfigArchive:
-		return CloudConfig{}, false // its entries follow as parts of their own
+		return CloudConfig{}, Merger{}, false // its entries follow as parts of their own
 	default:
 		if p.Note == "" {
 			p.Note = notInterpreted(p)
 			r.note("%s: %s", label, p.Note)
 		}
-		return CloudConfig{}, false
+		return CloudConfig{}, Merger{}, false
 	}
 	cc, err := DecodeCloudConfig(payload)
 	if err != nil {
 		p.Note = "cloud-config not read: " + err.Error()
 		r.note("%s: %s", label, p.Note)
-		return CloudConfig{}, false
+		return CloudConfig{}, Merger{}, false
 	}
 	p.Note = "cloud-config keys: " + strings.Join(cc.Keys, ", ")
 	if p.Type == TypeJinja {
@@ -145,12 +145,18 @@ func (r *Result) cloudConfig(p *Part, n int) (CloudConfig, bool) {
 	if HasBOM(payload) {
 		r.note("%s: starts with a UTF-8 byte-order mark, which cloud-init does not accept: read anyway, but cloud-init itself ignores this part", label)
 	}
-	if p.MergeType != "" {
-		r.note("%s: merge type %q not interpreted: cloud-init's default merge applied (a later part's top-level key replaces an earlier one's)", label, p.MergeType)
-	} else if v, ok := cc.Values["merge_how"]; ok {
-		r.note("%s: merge_how %s not interpreted: cloud-init's default merge applied (a later part's top-level key replaces an earlier one's)", label, describe(v))
+	_, how := cc.Values["merge_how"]
+	_, typ := cc.Values["merge_type"]
+	m, err := MergerFor(&cc, p.MergeType)
+	if err != nil {
+		p.Note = "merge type not understood (" + err.Error() + "): cloud-init skips this part"
+		r.note("%s: %s", label, p.Note)
+		return CloudConfig{}, Merger{}, false
 	}
-	return cc, true
+	if how || typ || p.MergeType != "" {
+		r.note("%s: merges as its merge_how or Merge-Type says, not by the default %s", label, DefaultMergeType)
+	}
+	return cc, m, true
 }
 
 // jinjaBody is a template without its "## template: jinja" line, unrendered.
