@@ -1,0 +1,98 @@
+package qemu
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// buildScript is the Debian base image recipe, relative to the repository root.
+const buildScript = "images/debian/build.sh"
+
+// DebianImage returns the path of the bootable Debian base image, building it with
+// images/debian/build.sh when the cache (CLEARWATER_IMAGE_CACHE, default <repo>/.cache/images)
+// has none for the recipe's current inputs. A cold build takes minutes and needs root; a
+// cached one about a second. The script's progress is copied to progress (may be nil).
+func DebianImage(ctx context.Context, progress io.Writer) (string, error) {
+	root, err := repoRoot()
+	if err != nil {
+		return "", err
+	}
+	cmd := exec.CommandContext(ctx, filepath.Join(root, buildScript))
+	var stdout bytes.Buffer
+	cmd.Stdout = &stdout
+	if progress != nil {
+		cmd.Stderr = progress
+	}
+	if err := cmd.Run(); err != nil {
+		return "", fmt.Errorf("%s: %w", buildScript, err)
+	}
+	lines := strings.Split(strings.TrimSpace(stdout.String()), "\n")
+	image := lines[len(lines)-1]
+	if _, err := os.Stat(image); err != nil {
+		return "", fmt.Errorf("%s printed %q, not an image: %w", buildScript, image, err)
+	}
+	return image, nil
+}
+
+// repoRoot finds the repository from the working directory (a test runs in its package's
+// directory) by walking up to the directory that holds the build script.
+func repoRoot() (string, error) {
+	dir, err := os.Getwd()
+	if err != nil {
+		return "", err
+	}
+	for range 64 {
+		if _, err := os.Stat(filepath.Join(dir, buildScript)); err == nil {
+			return dir, nil
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			break
+		}
+		dir = parent
+	}
+	return "", errors.New("no " + buildScript + " above the working directory")
+}
+
+// Tools are the programs Boot and its helpers run, with the Debian package of each.
+var Tools = map[string]string{
+	"qemu-system-x86_64": "qemu-system-x86",
+	"qemu-img":           "qemu-utils",
+	"genisoimage":        "genisoimage",
+	"debugfs":            "e2fsprogs",
+}
+
+// RequireTools skips tb when a program in Tools (or one of extra) is missing, naming its
+// package, or fails it instead when CI=true: CI machines must have them.
+func RequireTools(tb testing.TB, extra ...string) {
+	tb.Helper()
+	var missing []string
+	names := extra
+	for name := range Tools {
+		names = append(names, name)
+	}
+	for _, name := range names {
+		if _, err := exec.LookPath(name); err != nil {
+			if pkg, ok := Tools[name]; ok {
+				name += " (Debian package " + pkg + ")"
+			}
+			missing = append(missing, name)
+		}
+	}
+	if len(missing) == 0 {
+		return
+	}
+	msg := "missing tools: " + strings.Join(missing, ", ")
+	if os.Getenv("CI") == "true" {
+		tb.Fatal(msg)
+	}
+	tb.Skip(msg)
+}
