@@ -72,6 +72,12 @@ func newFATVolume(r io.ReaderAt, size int64) (*fatVolume, error) {
 	case fat32:
 		v.bits, labelAt = 32, 71
 		v.rootCluster = binary.LittleEndian.Uint32(b[44:]) & 0x0FFFFFFF
+		if ext := b[40]; ext&0x80 != 0 { // mirroring off: only the FAT numbered in the low bits is live
+			if int64(ext&0x0F) >= nFATs {
+				return nil, fmt.Errorf("seedfs: vfat: active FAT %d of %d", ext&0x0F, nFATs)
+			}
+			v.fatOff += int64(ext&0x0F) * fatSize * bps
+		}
 	case v.clusters < 4085:
 		v.bits = 12
 	default:

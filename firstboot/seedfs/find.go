@@ -103,7 +103,7 @@ func labelMatches(path string, labels []string) int {
 		return -1
 	}
 	fi, err := os.Stat(path)
-	if err != nil || !fi.Mode().IsRegular() && fi.Mode()&fs.ModeDevice == 0 {
+	if err != nil || !fi.Mode().IsRegular() && fi.Mode().Type() != fs.ModeDevice { // block device
 		return -1
 	}
 	f, size, err := openDevice(path)

@@ -37,8 +37,12 @@ const (
 	TypeVFAT    = "vfat"
 )
 
-// ErrUnknownFormat is returned by Open when the image is neither ISO 9660 nor FAT.
-var ErrUnknownFormat = errors.New("seedfs: not an ISO 9660 or FAT filesystem")
+var (
+	// ErrUnknownFormat is returned by Open when the image is neither ISO 9660 nor FAT.
+	ErrUnknownFormat = errors.New("seedfs: not an ISO 9660 or FAT filesystem")
+	// ErrTooLarge is wrapped by the error ReadFile returns for a file over MaxFileSize.
+	ErrTooLarge = errors.New("file too large")
+)
 
 // FS is a read-only view of a seed filesystem. It implements fs.FS, fs.ReadFileFS, fs.ReadDirFS
 // and fs.StatFS. Paths follow io/fs rules (slash-separated, no leading slash) and are
@@ -174,7 +178,7 @@ func (f *FS) ReadFile(name string) ([]byte, error) {
 	}
 	if n.size > MaxFileSize {
 		return nil, &fs.PathError{Op: "readfile", Path: name,
-			Err: fmt.Errorf("file is %d bytes, more than the %d-byte limit", n.size, MaxFileSize)}
+			Err: fmt.Errorf("%w: %d bytes, over the %d-byte limit", ErrTooLarge, n.size, MaxFileSize)}
 	}
 	b := make([]byte, n.size)
 	if _, err := io.ReadFull(f.data(n), b); err != nil {

@@ -258,7 +258,7 @@ func TestReadFileLimit(t *testing.T) {
 	big := strings.Repeat("x", MaxFileSize+1)
 	img := makeISO(t, "xorriso", map[string]string{"user-data": big, "meta-data": "m"}, "-V", "cidata", "-J", "-r")
 	fsys := openImage(t, img)
-	if _, err := fsys.ReadFile("user-data"); err == nil || !strings.Contains(err.Error(), "limit") {
+	if _, err := fsys.ReadFile("user-data"); !errors.Is(err, ErrTooLarge) {
 		t.Fatalf("ReadFile of a %d-byte file: err %v, want the size limit", len(big), err)
 	}
 	f, err := fsys.Open("user-data")
