@@ -39,12 +39,15 @@ func Fetch(ctx context.Context, ifname string) (data []byte, source string, err 
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	targets := []target{{addr: netip.AddrPortFrom(AddrV4, 80)}}
+	var errs []error
 	if ifname != "" {
-		ifi, err := net.InterfaceByName(ifname)
-		if err != nil {
-			return nil, "", fmt.Errorf("metadata: %w", err)
+		t := target{addr: netip.AddrPortFrom(AddrV6.WithZone(ifname), 80)}
+		if ifi, err := net.InterfaceByName(ifname); err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", t.url(), err))
+		} else {
+			t.ifindex = ifi.Index
+			targets = append(targets, t)
 		}
-		targets = append(targets, target{addr: netip.AddrPortFrom(AddrV6.WithZone(ifname), 80), ifindex: ifi.Index})
 	}
 	type answer struct {
 		t    target
@@ -52,7 +55,7 @@ func Fetch(ctx context.Context, ifname string) (data []byte, source string, err 
 		err  error
 	}
 	answers := make(chan answer, len(targets))
-	var errs []error
+	asked := 0
 	for _, t := range targets {
 		// The socket is made here, on the caller's goroutine; only the exchange runs apart.
 		c, err := open(t)
@@ -60,12 +63,13 @@ func Fetch(ctx context.Context, ifname string) (data []byte, source string, err 
 			errs = append(errs, fmt.Errorf("%s: %w", t.url(), err))
 			continue
 		}
+		asked++
 		go func() {
 			data, err := get(ctx, c, t)
 			answers <- answer{t, data, err}
 		}()
 	}
-	for range len(targets) - len(errs) {
+	for range asked {
 		a := <-answers
 		if a.err == nil || errors.Is(a.err, ErrNoUserData) {
 			cancel()
@@ -82,9 +86,14 @@ type target struct {
 	ifindex int            // for IPv6 link-local
 }
 
-// url names the target in sources and errors.
+// url names the target in sources and errors: http://169.254.169.254/... or
+// http://[fe80::a9fe:a9fe%eth0]/... (the port is always 80).
 func (t target) url() string {
-	return "http://" + t.addr.String() + Path
+	a := t.addr.Addr()
+	if a.Is6() {
+		return "http://[" + a.String() + "]" + Path
+	}
+	return "http://" + a.String() + Path
 }
 
 // host is the Host header: the address without the zone (RFC 6874 zones are not sent).

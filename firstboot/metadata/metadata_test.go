@@ -18,7 +18,7 @@ const userData = "#cloud-config\nclearwater:\n  force_ipv6: true\n"
 // network builds a client and a metadata-server namespace. The server end gets 192.0.2.1/24 and,
 // when asked, 169.254.169.254/32 and fe80::a9fe:a9fe; the client reaches 169.254.169.254 through
 // 192.0.2.1, as an OpenStack instance does through its router.
-func network(t *testing.T, v4, v6 bool) (srv, cli *netnstest.Link) {
+func network(t testing.TB, v4, v6 bool) (srv, cli *netnstest.Link) {
 	srv, cli = netnstest.Veth(t, netnstest.New(t), netnstest.New(t), netnstest.VethConfig{})
 	srv.AddAddr(t, "192.0.2.1/24")
 	cli.AddAddr(t, "192.0.2.2/24")
@@ -35,7 +35,7 @@ func network(t *testing.T, v4, v6 bool) (srv, cli *netnstest.Link) {
 
 // serve answers HTTP on addr ("169.254.169.254:80" or "[fe80::a9fe:a9fe%IF]:80") in the server's
 // namespace until the test ends (closing the server ends the requests' contexts).
-func serve(t *testing.T, srv *netnstest.Link, addr string, h http.HandlerFunc) {
+func serve(t testing.TB, srv *netnstest.Link, addr string, h http.HandlerFunc) {
 	var l net.Listener
 	if err := srv.NS.Do(func() (err error) { l, err = net.Listen("tcp", addr); return err }); err != nil {
 		t.Fatal(err)
@@ -92,7 +92,7 @@ func TestFetch(t *testing.T) {
 		srv, cli := network(t, true, false)
 		serve(t, srv, "169.254.169.254:80", userDataHandler(userData))
 		data, source, _, err := fetch(t, cli, 5*time.Second)
-		if err != nil || string(data) != userData || source != "http://169.254.169.254:80"+Path {
+		if err != nil || string(data) != userData || source != "http://169.254.169.254"+Path {
 			t.Errorf("got %q from %q, err %v", data, source, err)
 		}
 	})
@@ -101,7 +101,7 @@ func TestFetch(t *testing.T) {
 		srv, cli := network(t, false, true)
 		serve(t, srv, v6addr(srv), userDataHandler(userData))
 		data, source, _, err := fetch(t, cli, 5*time.Second)
-		want := "http://[fe80::a9fe:a9fe%" + cli.Name + "]:80" + Path
+		want := "http://[fe80::a9fe:a9fe%" + cli.Name + "]" + Path
 		if err != nil || string(data) != userData || source != want {
 			t.Errorf("got %q from %q, err %v; want it from %q", data, source, err, want)
 		}
@@ -189,6 +189,17 @@ func TestFetch(t *testing.T) {
 			t.Errorf("took %v with a %v context", took, timeout)
 		}
 	})
+	t.Run("no-such-interface", func(t *testing.T) {
+		t.Parallel()
+		srv, cli := network(t, true, false)
+		serve(t, srv, "169.254.169.254:80", userDataHandler(userData))
+		var data []byte
+		var err error
+		cli.NS.Do(func() error { data, _, err = Fetch(context.Background(), "nosuch0"); return nil })
+		if err != nil || string(data) != userData {
+			t.Errorf("got %q, err %v; want IPv4 to answer though the interface for IPv6 is missing", data, err)
+		}
+	})
 	t.Run("no-service", func(t *testing.T) {
 		t.Parallel()
 		_, cli := network(t, false, false)
@@ -248,4 +259,26 @@ func FuzzReadResponse(f *testing.F) {
 			t.Fatalf("%d bytes accepted, over the limit", len(data))
 		}
 	})
+}
+
+// BenchmarkFetch times a fetch when both addresses answer.
+func BenchmarkFetch(b *testing.B) {
+	srv, cli := network(b, true, true)
+	serve(b, srv, "169.254.169.254:80", userDataHandler(userData))
+	serve(b, srv, v6addr(srv), userDataHandler(userData))
+	b.ResetTimer()
+	err := cli.NS.Do(func() error {
+		for range b.N {
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			data, _, err := Fetch(ctx, cli.Name)
+			cancel()
+			if err != nil || string(data) != userData {
+				return errors.Join(errors.New("fetch failed"), err)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
 }
