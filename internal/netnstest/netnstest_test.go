@@ -188,3 +188,27 @@ func TestDoRunsInNamespace(t *testing.T) {
 		t.Errorf("panic in Do: got %v, want an error naming it", err)
 	}
 }
+
+// TestSysctlStaysInNamespace: a sysctl set through Sysctl changes the namespace, not the host
+// (lo exists in both, so a wrong namespace would not fail loudly).
+func TestSysctlStaysInNamespace(t *testing.T) {
+	ns := New(t)
+	const key = "/proc/sys/net/ipv6/conf/lo/hop_limit"
+	host, err := os.ReadFile(key)
+	if err != nil {
+		t.Skip("no IPv6 sysctls here")
+	}
+	want := "77"
+	if strings.TrimSpace(string(host)) == want {
+		want = "78"
+	}
+	ns.Sysctl(t, "net.ipv6.conf.lo.hop_limit", want)
+	out, err := ns.Exec(context.Background(), "cat", key)
+	if err != nil || strings.TrimSpace(string(out)) != want {
+		t.Errorf("inside: %q, %v; want %s", out, err, want)
+	}
+	if now, _ := os.ReadFile(key); string(now) != string(host) {
+		os.WriteFile(key, host, 0)
+		t.Errorf("the host's %s changed from %q to %q", key, host, now)
+	}
+}

@@ -14,11 +14,11 @@ import (
 )
 
 // Exec runs a command inside the namespace (ip netns exec) and returns its combined output. ctx
-// bounds it; a nil ctx means 10 s.
+// bounds it; without a deadline it gets 10 s.
 func (ns *NS) Exec(ctx context.Context, name string, args ...string) ([]byte, error) {
-	if ctx == nil {
+	if _, ok := ctx.Deadline(); !ok {
 		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(context.Background(), cmdTimeout)
+		ctx, cancel = context.WithTimeout(ctx, cmdTimeout)
 		defer cancel()
 	}
 	cmd := exec.CommandContext(ctx, "ip", append([]string{"netns", "exec", ns.Name, name}, args...)...)
