@@ -4,6 +4,28 @@
 //
 // Parse never fails: user-data it cannot read yields no toggle and a note that says why, so an
 // instance's user-data never bricks its boot.
+//
+// How it reads, as cloud-init 22.4 does (TestAgainstCloudInit checks the table of inputs against
+// cloud-init's own code):
+//   - A gzip blob is decompressed; a blob with "mime-version:" in its first 4096 bytes is MIME
+//     (it must be UTF-8 as a whole, or cloud-init rejects it). Parts are walked through nested
+//     multipart containers, transfer encodings undone (base64 leniently, quoted-printable),
+//     gzip-typed parts decompressed, and text/plain, text/x-not-multipart and
+//     text/x-shellscript parts typed by how they start (Sniff).
+//   - A #cloud-config-archive becomes its entries; an entry without a type is typed by Sniff,
+//     else is text/cloud-config.
+//   - Every cloud-config part (a MIME part typed text/cloud-config needs no header line) merges
+//     into the parts before it by its merge_how key or Merge-Type header, else by cloud-init's
+//     default, under which a later part's top-level key (clearwater, write_files) replaces an
+//     earlier one's whole: write_files of two parts are not appended unless a part says
+//     list(append). The toggle and write_files are read from the merged result.
+//   - Scripts, boothooks, part handlers and JSON patches are noted, never run; #include URLs are
+//     noted, never fetched.
+//
+// Where it differs on purpose: a UTF-8 byte-order mark is skipped (cloud-init would ignore the
+// part; a note says so); a "## template: jinja" part is read unrendered, its header line
+// dropped, and used when the rest parses as cloud-config; and hostile input is bounded:
+// MaxDecompressed bytes of gzip output, MaxDepth levels of multipart, MaxParts parts.
 package userdata
 
 import (
@@ -15,11 +37,12 @@ import (
 	"github.com/clearwater-aio/packer-plugin-clearwater/firstboot/config"
 )
 
-// Paths that the toggle and the drop-ins arrive at through write_files.
+// Where user-data carries the toggle: the cloud-config key clearwater: {force_ipv6: bool}, and
+// the upstream marker file that a write_files entry creates.
 const (
-	MarkerPath = "/etc/clearwater/force_ipv6"
 	ConfigKey  = "clearwater"
 	ForceKey   = "force_ipv6"
+	MarkerPath = "/etc/clearwater/force_ipv6"
 )
 
 // Result is what the helper learns from one user-data blob.
@@ -46,8 +69,8 @@ type Part struct {
 	Note string
 	// Name is the part's file name (MIME Content-Disposition or archive filename), if any.
 	Name string
-	// MergeType is the part's Merge-Type header or archive merge_how, which cloud-init would use
-	// instead of its default merge; Parse does not interpret it and notes it.
+	// MergeType is the part's Merge-Type (or X-Merge-Type) header, or the same key of an archive
+	// entry: with the part's merge_how key, how it merges into the parts before (see MergerFor).
 	MergeType string
 	// Payload is the part's content, decoded and decompressed.
 	Payload []byte
@@ -104,59 +127,73 @@ func (r *Result) note(format string, a ...any) {
 	}
 }
 
-// cloudConfig decodes a part that carries cloud-config (directly or as a jinja template), and
-// notes every other part.
+// cloudConfig decodes a part that carries cloud-config (directly or as a jinja template) with
+// the merger it asks for, and notes every other part.
 func (r *Result) cloudConfig(p *Part, n int) (CloudConfig, Merger, bool) {
 	label := fmt.Sprintf("part %d (%s)", n, p.Type)
 	if p.Note != "" {
 		r.note("%s: %s", label, p.Note)
 	}
-	payload := p.Payload
+	payload, ok := r.configPayload(p, label)
+	if !ok {
+		return CloudConfig{}, Merger{}, false
+	}
+	cc, m, err := decodePart(p, payload)
+	if err != nil {
+		p.Note = err.Error()
+		r.note("%s: %s", label, p.Note)
+		return CloudConfig{}, Merger{}, false
+	}
+	r.note("%s: %s", label, p.Note)
+	if HasBOM(payload) {
+		r.note("%s: starts with a UTF-8 byte-order mark, which cloud-init does not accept: read anyway, but cloud-init itself ignores this part", label)
+	}
+	return cc, m, true
+}
+
+// configPayload returns the cloud-config that a part carries, if any.
+func (r *Result) configPayload(p *Part, label string) ([]byte, bool) {
 	switch p.Type {
 	case TypeCloudConfig:
+		return p.Payload, true
 	case TypeJinja:
-		body := jinjaBody(payload)
-		if Sniff(body) != TypeCloudConfig {
-			p.Note = "jinja template not rendered; its body is not cloud-config: not interpreted"
-			r.note("%s: %s", label, p.Note)
-			return CloudConfig{}, Merger{}, false
+		body := jinjaBody(p.Payload)
+		if Sniff(body) == TypeCloudConfig {
+			return body, true
 		}
-		payload = body
-	case TypeCloudConfigArchive:
-		return CloudConfig{}, Merger{}, false // its entries follow as parts of their own
+		p.Note = "jinja template not rendered; its body is not cloud-config: not interpreted"
+		r.note("%s: %s", label, p.Note)
+	case TypeCloudConfigArchive: // its entries follow as parts of their own
 	default:
 		if p.Note == "" {
 			p.Note = notInterpreted(p)
 			r.note("%s: %s", label, p.Note)
 		}
-		return CloudConfig{}, Merger{}, false
 	}
+	return nil, false
+}
+
+// decodePart decodes a part's cloud-config and works out how cloud-init would merge it; an error
+// means cloud-init skips the part. It sets the part's note.
+func decodePart(p *Part, payload []byte) (CloudConfig, Merger, error) {
 	cc, err := DecodeCloudConfig(payload)
 	if err != nil {
-		p.Note = "cloud-config not read: " + err.Error()
-		r.note("%s: %s", label, p.Note)
-		return CloudConfig{}, Merger{}, false
-	}
-	p.Note = "cloud-config keys: " + strings.Join(cc.Keys, ", ")
-	if p.Type == TypeJinja {
-		p.Note = "jinja template read without rendering (best effort); " + p.Note
-		r.note("%s: %s", label, p.Note)
-	}
-	if HasBOM(payload) {
-		r.note("%s: starts with a UTF-8 byte-order mark, which cloud-init does not accept: read anyway, but cloud-init itself ignores this part", label)
+		return CloudConfig{}, Merger{}, fmt.Errorf("cloud-config not read: %w", err)
 	}
 	_, how := cc.Values["merge_how"]
 	_, typ := cc.Values["merge_type"]
 	m, err := MergerFor(&cc, p.MergeType)
 	if err != nil {
-		p.Note = "merge type not understood (" + err.Error() + "): cloud-init skips this part"
-		r.note("%s: %s", label, p.Note)
-		return CloudConfig{}, Merger{}, false
+		return CloudConfig{}, Merger{}, fmt.Errorf("merge type not understood (%v): cloud-init skips this part", err)
 	}
+	p.Note = "cloud-config keys: " + strings.Join(cc.Keys, ", ")
 	if how || typ || p.MergeType != "" {
-		r.note("%s: merges as its merge_how or Merge-Type says, not by the default %s", label, DefaultMergeType)
+		p.Note += "; merges as its merge_how or Merge-Type says, not by the default " + DefaultMergeType
 	}
-	return cc, m, true
+	if p.Type == TypeJinja {
+		p.Note = "jinja template read without rendering (best effort); " + p.Note
+	}
+	return cc, m, nil
 }
 
 // jinjaBody is a template without its "## template: jinja" line, unrendered.
