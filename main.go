@@ -9,6 +9,7 @@ import (
 	"github.com/hashicorp/packer-plugin-sdk/plugin"
 
 	"github.com/clearwater-aio/packer-plugin-clearwater/builder/chroot"
+	"github.com/clearwater-aio/packer-plugin-clearwater/provisioner/firstboot"
 	"github.com/clearwater-aio/packer-plugin-clearwater/version"
 )
 
@@ -16,6 +17,7 @@ func main() {
 	pps := plugin.NewSet()
 	// HCL names are "clearwater-" + the registered name.
 	pps.RegisterBuilder("chroot", new(chroot.Builder))
+	pps.RegisterProvisioner("firstboot", new(firstboot.Provisioner))
 	pps.SetVersion(version.PluginVersion)
 	if err := pps.Run(); err != nil {
 		fmt.Fprintln(os.Stderr, err.Error())
