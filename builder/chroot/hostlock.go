@@ -9,16 +9,21 @@ import (
 	"time"
 )
 
-// hostLockPath serialises loop-device and mount-path setup between
-// concurrent builds on one host.
-var hostLockPath = filepath.Join(os.TempDir(), "clearwater-chroot.lock")
+// hostLockPaths are tried in order for the lock that serialises loop
+// device setup between concurrent builds on one host. The loop control
+// device comes first because locking it leaves no file behind.
+var hostLockPaths = []string{"/dev/loop-control", filepath.Join(os.TempDir(), "clearwater-chroot.lock")}
 
 // hostLockTimeout bounds the wait for another build's setup.
 const hostLockTimeout = 10 * time.Minute
 
-// withHostLock runs fn while holding an exclusive flock on hostLockPath.
+// withHostLock runs fn while holding an exclusive flock on the first of
+// hostLockPaths that opens.
 func withHostLock(ctx context.Context, fn func() error) error {
-	f, err := os.OpenFile(hostLockPath, os.O_RDWR|os.O_CREATE, 0o600)
+	f, err := os.Open(hostLockPaths[0])
+	if err != nil {
+		f, err = os.OpenFile(hostLockPaths[1], os.O_RDWR|os.O_CREATE, 0o600)
+	}
 	if err != nil {
 		return fmt.Errorf("opening the host lock: %w", err)
 	}
@@ -30,10 +35,10 @@ func withHostLock(ctx context.Context, fn func() error) error {
 			break
 		}
 		if err != syscall.EWOULDBLOCK {
-			return fmt.Errorf("locking %s: %w", hostLockPath, err)
+			return fmt.Errorf("locking %s: %w", f.Name(), err)
 		}
 		if time.Now().After(deadline) {
-			return fmt.Errorf("another build held %s for %v", hostLockPath, hostLockTimeout)
+			return fmt.Errorf("another build held %s for %v", f.Name(), hostLockTimeout)
 		}
 		select {
 		case <-ctx.Done():

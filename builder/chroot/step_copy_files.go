@@ -88,4 +88,3 @@ func copyIntoRoot(root, name string) (func() error, error) {
 
 // Cleanup restores the image's files, if stepReleaseImage has not.
 func (s *stepCopyFiles) Cleanup(state multistep.StateBag) { runUndos(state, s.undos) }
-
