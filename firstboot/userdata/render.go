@@ -98,9 +98,6 @@ func Render(base []byte, add Addition, gz bool) (Rendered, error) {
 	if err != nil {
 		return Rendered{}, err
 	}
-	if b.kind == baseWrapped && ours.writeFiles() && (b.view.Marker || len(b.view.DropIns) > 0) {
-		return Rendered{}, fmt.Errorf("base_user_data is %s and its cloud-config writes %s through write_files: the helper reads separate cloud-config parts with cloud-init's default merge, so it would not see them once another part adds write_files; give base_user_data as one #cloud-config document, or leave the toggle and the settings to it", b.typ, b.helperFiles())
-	}
 	out := Rendered{ContentType: TypeCloudConfig}
 	switch {
 	case b.kind == baseEmpty:
@@ -118,9 +115,8 @@ func Render(base []byte, add Addition, gz bool) (Rendered, error) {
 	if err != nil {
 		return Rendered{}, err
 	}
-	out.ForceIPv6, out.ForceSource = effectiveToggle(b.view, ours)
-	if ours.dropIn != nil {
-		out.Settings = *ours.dropIn
+	if err := readBack(&out, add, ours); err != nil {
+		return Rendered{}, err
 	}
 	return finish(out, gz)
 }
@@ -205,26 +201,52 @@ func conflict(a, b config.Partial) (string, bool) {
 	return "", false
 }
 
-// effectiveToggle is the helper's precedence applied to user-data alone: the clearwater key, then
-// a write_files marker, then force_ipv6 in the user-data drop-ins (in the order they apply).
-func effectiveToggle(view Result, a additions) (bool, string) {
+// Toggle applies the helper's precedence to user-data alone: the clearwater key, then a
+// write_files marker, then force_ipv6 in the user-data drop-ins (in the order they apply). A
+// marker file or config baked into the image decides only when source is SourceNone.
+func (r Result) Toggle() (force bool, source string) {
 	switch {
-	case view.Force != nil:
-		return *view.Force, SourceKey
-	case a.key != nil:
-		return *a.key, SourceKey
-	case view.Marker || a.marker:
+	case r.Force != nil:
+		return *r.Force, SourceKey
+	case r.Marker:
 		return true, SourceWriteFiles
 	}
-	dropIns := view.DropIns
-	if a.dropIn != nil {
-		dropIns = append(dropIns[:len(dropIns):len(dropIns)], config.Source{Name: DropInPath, Data: a.dropData, Soft: true})
-	}
-	cfg, _, _ := config.Merge(config.SortDropIns(dropIns))
+	cfg, _, _ := config.Merge(config.SortDropIns(r.DropIns))
 	if cfg.Origin[ForceKey] != "" {
 		return cfg.ForceIPv6, SourceConfig
 	}
 	return false, SourceNone
+}
+
+// readBack reads the rendered user-data with the helper's own parser, which merges parts as
+// cloud-init does, fills in what the helper will see, and makes sure that it is what was asked: a
+// base whose write_files or clearwater key keeps ours from being merged in is caught here.
+func readBack(out *Rendered, add Addition, a additions) error {
+	p := Parse(out.Data)
+	out.ForceIPv6, out.ForceSource = p.Toggle()
+	const why = "the helper would not read it back from the merged user-data: base_user_data's write_files must be a list and its clearwater key a mapping, or cloud-init does not merge the datasource's in"
+	if f := add.ForceIPv6; f != nil && out.ForceIPv6 != *f {
+		return fmt.Errorf("force_ipv6 = %t: %s (it reads %t from %s)", *f, why, out.ForceIPv6, out.ForceSource)
+	}
+	if add.OverrideMarker && out.ForceSource != SourceKey {
+		return fmt.Errorf("override_marker: %s", why)
+	}
+	if a.dropIn == nil {
+		return nil
+	}
+	var data []byte
+	found := false
+	for _, d := range p.DropIns {
+		if d.Name == DropInPath {
+			data, found = d.Data, true
+		}
+	}
+	got, err := config.Parse(DropInPath, data)
+	if !found || err != nil || !reflect.DeepEqual(got, *a.dropIn) {
+		return fmt.Errorf("settings: %s", why)
+	}
+	out.Settings = got
+	return nil
 }
 
 // finish compresses when asked and checks Nova's limit.

@@ -21,7 +21,7 @@ func (a additions) cloudConfig() ([]byte, error) {
 		root.Content = append(root.Content, strNode(ConfigKey), a.keyNode())
 	}
 	if len(root.Content) == 0 {
-		return []byte(ourHeader), nil
+		return []byte(ourHeader + "{}\n"), nil // an empty mapping: cloud-init's schema wants one
 	}
 	body, err := encodeYAML(root)
 	if err != nil {
@@ -82,6 +82,9 @@ func mergeCloudConfig(data []byte, a additions) ([]byte, error) {
 	}
 	root := docRoot(&doc)
 	if root == nil || root.Tag == "!!null" {
+		if a.empty() {
+			return data, nil
+		}
 		ours, err := a.cloudConfig()
 		if err != nil {
 			return nil, err
