@@ -102,7 +102,6 @@ func gzipped(s string) []byte {
 	return b.Bytes()
 }
 
-
 func ref[T any](v T) *T { return &v }
 
 func dur(d time.Duration) *config.Duration { x := config.Duration(d); return &x }
