@@ -157,6 +157,12 @@ func shallow(files map[string]string) map[string]string {
 	return out
 }
 
+var longNames = map[string]string{
+	strings.Repeat("long-name-", 25) + ".yaml":                "two hundred and five bytes\n",
+	strings.Repeat("d", 200) + "/" + strings.Repeat("ü", 100): "unicode\n",
+	"user-data": "#cloud-config\n",
+}
+
 func TestISO(t *testing.T) {
 	cases := []struct {
 		name, tool, label string
@@ -173,6 +179,9 @@ func TestISO(t *testing.T) {
 			[]string{"-V", "cidata", "-J"}},
 		{"rock-ridge-only", "xorriso", "cidata", configDriveFiles,
 			[]string{"-V", "cidata", "-r"}},
+		// Names this long overflow the system use area into SUSP continuation (CE) areas.
+		{"rock-ridge-long-names-xorriso", "xorriso", "cidata", longNames, []string{"-V", "cidata", "-J", "-r"}},
+		{"rock-ridge-long-names-genisoimage", "genisoimage", "cidata", longNames, []string{"-V", "cidata", "-r"}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
