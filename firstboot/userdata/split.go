@@ -92,7 +92,7 @@ func (s *splitter) blob(data []byte) {
 		s.message(data, 0)
 		return
 	}
-	s.add(Part{Type: TypeNotMultipart, Payload: data}, nil)
+	s.add(Part{Type: TypeNotMultipart, Payload: data})
 }
 
 func isGzip(b []byte) bool { return len(b) >= 2 && b[0] == 0x1f && b[1] == 0x8b }
@@ -118,6 +118,14 @@ func (b *budget) gunzip(data []byte) ([]byte, error) {
 	}
 	b.left -= int64(len(out))
 	return out, nil
+}
+
+// addNote adds to what the part's note says.
+func (p *Part) addNote(s string) {
+	if p.Note != "" {
+		p.Note += "; "
+	}
+	p.Note += s
 }
 
 // message walks one MIME entity: containers are descended into, leaves become parts.
@@ -154,76 +162,80 @@ func (s *splitter) leaf(h header, typ string, body []byte) {
 	}
 	payload, err := decodeTransfer(h.get("Content-Transfer-Encoding"), body)
 	if err != nil {
-		p.Note = fmt.Sprintf("%s transfer encoding does not decode (%v): read as it is", h.get("Content-Transfer-Encoding"), err)
+		p.addNote(fmt.Sprintf("%s transfer encoding does not decode (%v): read as it is", h.get("Content-Transfer-Encoding"), err))
 	}
 	if gzipTypes[typ] {
 		out, err := s.gz.gunzip(payload)
 		if err != nil {
-			p.Note = fmt.Sprintf("%s part does not decompress (%v): skipped", typ, err)
+			p.addNote(fmt.Sprintf("%s part does not decompress (%v): skipped", typ, err))
 			p.Payload = payload
-			s.parts = append(s.parts, p)
+			s.record(p)
 			return
 		}
 		payload, typ = out, TypePlain
 	}
 	p.Type, p.Payload = typ, payload
-	s.add(p, h)
+	s.add(p)
 }
 
-// add settles a part's type by sniffing where cloud-init does, then records it, exploding an
-// archive into its entries.
-func (s *splitter) add(p Part, h header) {
+// add settles a part's type by sniffing where cloud-init does, then records it; an archive is
+// followed by its entries.
+func (s *splitter) add(p Part) {
 	switch p.Type {
 	case TypePlain, TypeNotMultipart, TypeShellScript:
 		if t := Sniff(p.Payload); t != "" {
 			p.Type = t
 		}
 	}
-	if len(s.parts) >= MaxParts {
-		if !s.full {
-			s.note("more than %d parts: the rest are not read", MaxParts)
-			s.full = true
-		}
+	if p.Type != TypeCloudConfigArchive {
+		s.record(p)
 		return
 	}
-	s.parts = append(s.parts, p)
-	if p.Type == TypeCloudConfigArchive {
-		s.archive(&s.parts[len(s.parts)-1])
+	entries, note := s.archive(p.Payload)
+	p.Note = note
+	for _, e := range append([]Part{p}, entries...) {
+		s.record(e)
+	}
+}
+
+// record appends a part, up to MaxParts.
+func (s *splitter) record(p Part) {
+	if len(s.parts) < MaxParts {
+		s.parts = append(s.parts, p)
+		return
+	}
+	if !s.full {
+		s.note("more than %d parts: the rest are not read", MaxParts)
+		s.full = true
 	}
 }
 
 // archive explodes a #cloud-config-archive: a YAML list whose items are a payload string or a
 // mapping {content, type, filename, ...}. An item without a type is typed by Sniff, and
 // defaults to text/cloud-config. As in cloud-init, items are not unpacked any further.
-func (s *splitter) archive(a *Part) {
+func (s *splitter) archive(payload []byte) (entries []Part, note string) {
 	var doc yaml.Node
-	if err := yaml.Unmarshal(stripBOM(a.Payload), &doc); err != nil {
-		a.Note = "archive is not valid YAML (" + yamlError(err) + "): its entries are not read"
-		return
+	if err := yaml.Unmarshal(stripBOM(payload), &doc); err != nil {
+		return nil, "archive is not valid YAML (" + yamlError(err) + "): its entries are not read"
 	}
 	root := resolve(docRoot(&doc))
 	if root == nil || root.Kind != yaml.SequenceNode {
-		a.Note = "archive is not a YAML list: its entries are not read"
-		return
+		return nil, "archive is not a YAML list: its entries are not read"
 	}
-	a.Note = fmt.Sprintf("archive of %d entries, read below", len(root.Content))
 	for i, item := range root.Content {
 		p, err := archiveEntry(resolve(item))
 		var bad badType
 		if errors.As(err, &bad) {
 			s.fail("archive entry %d: %v: cloud-init fails on it", i+1, err)
-			return
+			return nil, "archive not read"
 		}
 		if err != nil {
 			s.note("archive entry %d: %v: skipped", i+1, err)
 			continue
 		}
-		if len(s.parts) >= MaxParts {
-			s.add(p, nil) // says so once
-			return
-		}
-		s.parts = append(s.parts, p)
+		entries = append(entries, p)
 	}
+	return entries, fmt.Sprintf("archive of %d entries, read below", len(root.Content))
 }
 
 func archiveEntry(n *yaml.Node) (Part, error) {
