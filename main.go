@@ -9,6 +9,7 @@ import (
 	"github.com/hashicorp/packer-plugin-sdk/plugin"
 
 	"github.com/clearwater-aio/packer-plugin-clearwater/builder/chroot"
+	"github.com/clearwater-aio/packer-plugin-clearwater/datasource/userdata"
 	"github.com/clearwater-aio/packer-plugin-clearwater/provisioner/firstboot"
 	"github.com/clearwater-aio/packer-plugin-clearwater/version"
 )
@@ -18,6 +19,7 @@ func main() {
 	// HCL names are "clearwater-" + the registered name.
 	pps.RegisterBuilder("chroot", new(chroot.Builder))
 	pps.RegisterProvisioner("firstboot", new(firstboot.Provisioner))
+	pps.RegisterDatasource("userdata", new(userdata.Datasource))
 	pps.SetVersion(version.PluginVersion)
 	if err := pps.Run(); err != nil {
 		fmt.Fprintln(os.Stderr, err.Error())
