@@ -10,6 +10,7 @@ import (
 	"path"
 	"path/filepath"
 	"strings"
+	"syscall"
 
 	"gopkg.in/yaml.v3"
 
@@ -296,9 +297,10 @@ func noCloudID(b []byte) (string, error) {
 	return fmt.Sprint(id), nil
 }
 
-// readFile reads a regular file of at most MaxFileSize bytes.
+// readFile reads a regular file of at most MaxFileSize bytes. It opens without blocking, so that
+// a FIFO put where user-data is expected cannot stall a boot.
 func readFile(p string) ([]byte, error) {
-	f, err := os.Open(p)
+	f, err := os.OpenFile(p, os.O_RDONLY|syscall.O_NONBLOCK, 0)
 	if err != nil {
 		return nil, unwrapPath(err)
 	}

@@ -5,6 +5,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 )
 
@@ -192,6 +193,24 @@ func TestDiscover(t *testing.T) {
 				}
 			},
 			want: want{notes: []string{"larger than 16 MiB"}}},
+		{name: "seed is a FIFO",
+			seeds: func(t *testing.T, root string) {
+				dir := filepath.Join(root, "var/lib/cloud/seed/nocloud")
+				if err := os.MkdirAll(dir, 0o755); err != nil {
+					t.Fatal(err)
+				}
+				if err := syscall.Mkfifo(filepath.Join(dir, "user-data"), 0o600); err != nil {
+					t.Fatal(err)
+				}
+			},
+			want: want{notes: []string{"user-data not used: not a regular file"}}},
+		{name: "flag is a FIFO", flag: "fifo", files: map[string]string{"var/lib/cloud/seed/nocloud/user-data": forceTrue},
+			seeds: func(t *testing.T, root string) {
+				if err := syscall.Mkfifo(filepath.Join(root, "../fifo"), 0o600); err != nil {
+					t.Fatal(err)
+				}
+			},
+			want: want{kind: KindFlag, path: "fifo", notes: []string{"not a regular file: no other source tried"}}},
 		{name: "seed is a folder", files: map[string]string{"var/lib/cloud/seed/nocloud/user-data/x": ""},
 			want: want{notes: []string{"not a regular file"}}},
 	}
