@@ -14,23 +14,14 @@ import (
 
 	"github.com/clearwater-aio/packer-plugin-clearwater/firstboot/aioconfig"
 	"github.com/clearwater-aio/packer-plugin-clearwater/firstboot/config"
-	"github.com/clearwater-aio/packer-plugin-clearwater/firstboot/live"
-	"github.com/clearwater-aio/packer-plugin-clearwater/firstboot/netstate"
-	"github.com/clearwater-aio/packer-plugin-clearwater/firstboot/policy"
 	"github.com/clearwater-aio/packer-plugin-clearwater/firstboot/userdata"
 )
 
 // MarkerFile is upstream's toggle: IPv6 is forced when this regular file exists (content ignored).
-const MarkerFile = "/etc/clearwater/force_ipv6"
+const MarkerFile = userdata.MarkerPath
 
-// Where the toggle came from, as the JSON's force_source says.
-const (
-	sourceUserDataKey = "user-data:clearwater"
-	sourceWriteFiles  = "user-data:write_files"
-	sourceMarker      = "marker"
-	sourceConfig      = "config"
-	sourceNone        = "none"
-)
+// sourceMarker is the force_source of upstream's marker file; the other sources are userdata's.
+const sourceMarker = "marker"
 
 // options are the flags of run and plan.
 type options struct {
@@ -104,19 +95,26 @@ func decide(ctx context.Context, o options, stderr io.Writer) (Report, int) {
 	rep := Report{Version: version, Mode: o.verb}
 	logf := func(format string, a ...any) { fmt.Fprintf(stderr, "clearwater-firstboot: "+format+"\n", a...) }
 
-	ud := readUserData(o, &rep)
-	cfg, warnings, err := config.Load(o.root, o.config, ud.DropIns)
-	rep.Warnings = append(rep.Warnings, warnings...)
+	ud, found := readUserData(o, &rep)
+	cfg, err := settle(o, ud, &rep)
 	if err != nil {
 		rep.Error = "bad config: " + err.Error()
 		return rep, exitUsage
 	}
-	rep.ForceIPv6, rep.ForceSource = toggle(ud, markerExists(o.root), cfg)
-	rep.Reasons = append(rep.Reasons, forceReason(rep.ForceIPv6, rep.ForceSource))
-
-	in := policy.Input{ForceIPv6: rep.ForceIPv6, OnMissingIPv6: cfg.OnMissingIPv6,
-		Interface: cfg.Interface, IgnoreInterfaces: cfg.IgnoreInterfaces}
-	d, err := addresses(ctx, o, cfg, in, &rep)
+	sess, err := newSession(ctx, o)
+	if err != nil {
+		rep.Error = err.Error()
+		return rep, exitNoAddress
+	}
+	defer sess.close()
+	d, err := sess.decide(ctx, cfg, &rep)
+	if err == nil && !found && sess.live() && d.Decided() {
+		// No local user-data: ask the metadata service, now that an address is usable.
+		if cfg, d, err = sess.metadataUserData(ctx, o, cfg, d, &rep); err != nil {
+			rep.Error = "bad config: " + err.Error()
+			return rep, exitUsage
+		}
+	}
 	if err != nil {
 		rep.Error = err.Error()
 		if o.addrs != "" {
@@ -132,57 +130,77 @@ func decide(ctx context.Context, o options, stderr io.Writer) (Report, int) {
 		}
 		return rep, exitNoAddress
 	}
-	res, err := writeConfig(o, cfg, d.Address)
+	return rep, write(o, cfg, d.Address, &rep, logf)
+}
+
+// write plans (plan) or writes (run) Clearwater's config, and records the run.
+func write(o options, cfg config.Config, addr netip.Addr, rep *Report, logf func(string, ...any)) int {
+	res, err := writeConfig(o, cfg, addr)
 	if err != nil {
 		rep.Error = err.Error()
 		logf("%v", err)
-		return rep, exitNoAddress
+		return exitNoAddress
 	}
 	rep.Changed, rep.Changes = res.Changed, res.Changes
 	if o.verb == "run" {
-		afterWrite(o, rep, res, logf)
+		afterWrite(o, *rep, res, logf)
 	}
-	return rep, exitDecided
+	return exitDecided
 }
 
-// readUserData finds and parses the user-data; a problem is a reason, never a failure.
-func readUserData(o options, rep *Report) userdata.Result {
+// readUserData finds and parses the user-data on disk; a problem is a reason, never a failure.
+func readUserData(o options, rep *Report) (userdata.Result, bool) {
 	src, found, notes := userdata.Discover(o.root, o.userData)
 	rep.Reasons = append(rep.Reasons, notes...)
 	if !found {
-		return userdata.Result{}
+		return userdata.Result{}, false
 	}
-	rep.UserData = src.Kind + ":" + src.Path
-	ud := userdata.Parse(src.Data)
+	return parseUserData(src.Kind+":"+src.Path, src.Data, rep), true
+}
+
+func parseUserData(from string, data []byte, rep *Report) userdata.Result {
+	rep.UserData = from
+	ud := userdata.Parse(data)
 	for _, n := range ud.Notes {
 		rep.Reasons = append(rep.Reasons, "user-data: "+n)
 	}
 	return ud
 }
 
-// toggle applies the documented precedence: the user-data clearwater key, a user-data write_files
-// marker, upstream's marker file, the helper's config, then the default (not forced).
+// settle loads the config (with the user-data's drop-ins) and applies the toggle's precedence.
+func settle(o options, ud userdata.Result, rep *Report) (config.Config, error) {
+	cfg, warnings, err := config.Load(o.root, o.config, ud.DropIns)
+	rep.Warnings = append(rep.Warnings, warnings...)
+	if err != nil {
+		return cfg, err
+	}
+	rep.ForceIPv6, rep.ForceSource = toggle(ud, markerExists(o.root), cfg)
+	rep.Reasons = append(rep.Reasons, forceReason(rep.ForceIPv6, rep.ForceSource))
+	return cfg, nil
+}
+
+// toggle applies the documented precedence: the user-data (its clearwater key, then a write_files
+// marker), upstream's marker file, the helper's config (baked, then user-data drop-ins), the default.
 func toggle(ud userdata.Result, marker bool, cfg config.Config) (bool, string) {
+	force, source := ud.Toggle()
 	switch {
-	case ud.Force != nil:
-		return *ud.Force, sourceUserDataKey
-	case ud.Marker:
-		return true, sourceWriteFiles
+	case source == userdata.SourceKey || source == userdata.SourceWriteFiles:
+		return force, source
 	case marker:
 		return true, sourceMarker
 	case cfg.Origin["force_ipv6"] != "":
-		return cfg.ForceIPv6, sourceConfig
+		return cfg.ForceIPv6, userdata.SourceConfig
 	}
-	return false, sourceNone
+	return false, userdata.SourceNone
 }
 
 func forceReason(force bool, source string) string {
 	what := map[string]string{
-		sourceUserDataKey: "the user-data key clearwater.force_ipv6",
-		sourceWriteFiles:  "a user-data write_files entry for " + MarkerFile,
-		sourceMarker:      "the marker file " + MarkerFile,
-		sourceConfig:      "the helper's config (force_ipv6)",
-		sourceNone:        "the default",
+		userdata.SourceKey:        "the user-data key clearwater.force_ipv6",
+		userdata.SourceWriteFiles: "a user-data write_files entry for " + MarkerFile,
+		sourceMarker:              "the marker file " + MarkerFile,
+		userdata.SourceConfig:     "the helper's config (force_ipv6)",
+		userdata.SourceNone:       "the default",
 	}[source]
 	if force {
 		return "IPv6 forced by " + what
@@ -194,35 +212,6 @@ func forceReason(force bool, source string) string {
 func markerExists(root string) bool {
 	st, err := os.Lstat(filepath.Join(root, MarkerFile))
 	return err == nil && st.Mode().IsRegular()
-}
-
-// addresses decides on the --addrs snapshot, or on the live addresses: once for plan, and for run
-// as soon as the waiting rules allow (see package live).
-func addresses(ctx context.Context, o options, cfg config.Config, in policy.Input, rep *Report) (policy.Decision, error) {
-	if o.addrs != "" {
-		s, err := netstate.Load(o.addrs, o.routes)
-		if err != nil {
-			return policy.Decision{}, err
-		}
-		return policy.Decide(s, in), nil
-	}
-	if o.offline() {
-		s, err := netstate.Live(ctx)
-		if err != nil {
-			return policy.Decision{}, fmt.Errorf("reading the live addresses: %w", err)
-		}
-		return policy.Decide(s, in), nil
-	}
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel() // ends the event subscription
-	events, err := live.Subscribe(ctx)
-	if err != nil {
-		return policy.Decision{}, fmt.Errorf("subscribing to address changes: %w", err)
-	}
-	res, err := live.Wait(ctx, live.Config{Input: in, IPv4Wait: cfg.IPv4Wait, IPv6Timeout: cfg.IPv6Timeout,
-		ProbeAfter: cfg.ProbeAfter}, netstate.Live, events)
-	rep.Reasons = append(rep.Reasons, res.Reasons...)
-	return res.Decision, err
 }
 
 // writeConfig plans (plan) or applies (run) Clearwater's config for addr.

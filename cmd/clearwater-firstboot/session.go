@@ -1,0 +1,135 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"reflect"
+	"sync"
+
+	"github.com/clearwater-aio/packer-plugin-clearwater/firstboot/config"
+	"github.com/clearwater-aio/packer-plugin-clearwater/firstboot/dhcpprobe"
+	"github.com/clearwater-aio/packer-plugin-clearwater/firstboot/live"
+	"github.com/clearwater-aio/packer-plugin-clearwater/firstboot/metadata"
+	"github.com/clearwater-aio/packer-plugin-clearwater/firstboot/netstate"
+	"github.com/clearwater-aio/packer-plugin-clearwater/firstboot/policy"
+)
+
+// session is where the addresses come from: a snapshot file, one live read (plan), or, for run,
+// a live wait on netlink events.
+type session struct {
+	o      options
+	events <-chan struct{}
+	cancel context.CancelFunc
+}
+
+// newSession subscribes to address changes before anything reads the addresses, so that no
+// change between the first snapshot and the subscription is missed.
+func newSession(ctx context.Context, o options) (*session, error) {
+	s := &session{o: o}
+	if !s.live() {
+		return s, nil
+	}
+	ctx, s.cancel = context.WithCancel(ctx)
+	events, err := live.Subscribe(ctx)
+	if err != nil {
+		s.cancel()
+		return nil, fmt.Errorf("subscribing to address changes: %w", err)
+	}
+	s.events = events
+	return s, nil
+}
+
+// live reports whether the session waits, probes and may ask the metadata service.
+func (s *session) live() bool { return !s.o.offline() }
+
+func (s *session) close() {
+	if s.cancel != nil {
+		s.cancel()
+	}
+}
+
+func input(cfg config.Config, rep *Report) policy.Input {
+	return policy.Input{ForceIPv6: rep.ForceIPv6, OnMissingIPv6: cfg.OnMissingIPv6,
+		Interface: cfg.Interface, IgnoreInterfaces: cfg.IgnoreInterfaces}
+}
+
+// decide reads the addresses and decides, waiting as the rules allow when live.
+func (s *session) decide(ctx context.Context, cfg config.Config, rep *Report) (policy.Decision, error) {
+	in := input(cfg, rep)
+	switch {
+	case s.o.addrs != "":
+		snap, err := netstate.Load(s.o.addrs, s.o.routes)
+		return policy.Decide(snap, in), err
+	case !s.live():
+		snap, err := netstate.Live(ctx)
+		if err != nil {
+			return policy.Decision{}, fmt.Errorf("reading the live addresses: %w", err)
+		}
+		return policy.Decide(snap, in), nil
+	}
+	lc := live.Config{Input: in, IPv4Wait: cfg.IPv4Wait, IPv6Timeout: cfg.IPv6Timeout, ProbeAfter: cfg.ProbeAfter}
+	if cfg.ProbeDHCP {
+		lc.Probe = probe
+	}
+	res, err := live.Wait(ctx, lc, netstate.Live, s.events)
+	rep.Reasons = append(rep.Reasons, res.Reasons...)
+	return res.Decision, err
+}
+
+// metadataUserData asks the metadata service for user-data over the chosen interface and, when
+// it changes the settings or the toggle, decides again. A service that does not answer is a
+// reason, not a failure: the node must boot without it.
+func (s *session) metadataUserData(ctx context.Context, o options, cfg config.Config, d policy.Decision, rep *Report) (config.Config, policy.Decision, error) {
+	if cfg.MetadataTimeout == 0 {
+		rep.Reasons = append(rep.Reasons, "metadata service not asked: metadata_timeout is 0s")
+		return cfg, d, nil
+	}
+	mctx, cancel := context.WithTimeout(ctx, cfg.MetadataTimeout)
+	data, from, err := metadata.Fetch(mctx, d.Interface)
+	cancel()
+	if err != nil {
+		rep.Reasons = append(rep.Reasons, "no user-data from the metadata service: "+err.Error())
+		return cfg, d, nil
+	}
+	before := input(cfg, rep)
+	ud := parseUserData("metadata:"+from, data, rep)
+	newCfg, err := settle(o, ud, rep)
+	if err != nil || reflect.DeepEqual(input(newCfg, rep), before) {
+		return newCfg, d, err
+	}
+	rep.Reasons = append(rep.Reasons, "deciding again with the metadata service's user-data")
+	d, err = s.decide(ctx, newCfg, rep)
+	return newCfg, d, err
+}
+
+// probe asks, on every interface at once, whether the network offers the family the decision
+// waits for, to tell "not offered" from "offered, but the image did not configure it".
+func probe(ctx context.Context, ipv6 bool, ifaces []string) []string {
+	family, run := "IPv4", dhcpprobe.ProbeV4
+	if ipv6 {
+		family, run = "IPv6", dhcpprobe.ProbeV6
+	}
+	out := make([]string, len(ifaces))
+	var wg sync.WaitGroup
+	for i, name := range ifaces {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			out[i] = probeReason(family, run(ctx, name))
+		}()
+	}
+	wg.Wait()
+	return out
+}
+
+func probeReason(family string, r dhcpprobe.Result) string {
+	verdict := "the network offers no " + family + " here"
+	if r.Offered() {
+		verdict = "the network offers " + family + " but this node has not configured it: check that the image's network stack asks for it"
+	}
+	msg := fmt.Sprintf("probe %s: %s", r, verdict)
+	if n := len(r.Ignored); n > 0 {
+		msg += fmt.Sprintf(" (%d invalid replies ignored: %s)", n, r.Ignored[0])
+	}
+	return msg
+}
