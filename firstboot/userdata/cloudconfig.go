@@ -3,6 +3,7 @@ package userdata
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"io"
 	"strings"
 
@@ -32,6 +33,9 @@ func DecodeCloudConfig(payload []byte) (CloudConfig, error) {
 	var second yaml.Node
 	if err := dec.Decode(&second); !errors.Is(err, io.EOF) {
 		return CloudConfig{}, errors.New("more than one YAML document (cloud-init rejects that)")
+	}
+	if err := checkTags(&doc); err != nil {
+		return CloudConfig{}, err
 	}
 	root := resolve(docRoot(&doc))
 	if root == nil || root.Tag == "!!null" {
@@ -192,3 +196,25 @@ func describe(n *yaml.Node) string {
 func stripBOM(b []byte) []byte { return bytes.TrimPrefix(b, bom) }
 
 func yamlError(err error) string { return strings.TrimPrefix(err.Error(), "yaml: ") }
+
+// safeTag lists the tags that PyYAML's safe_load constructs; on any other (such as !foo or
+// !!python/object) it fails, and cloud-init drops the document.
+var safeTag = map[string]bool{
+	"!!str": true, "!!int": true, "!!float": true, "!!bool": true, "!!null": true, "!!map": true,
+	"!!seq": true, "!!binary": true, "!!timestamp": true, "!!set": true, "!!omap": true,
+	"!!pairs": true, "!!merge": true,
+}
+
+// checkTags reports the first node whose tag safe_load would reject. Aliases are not followed:
+// their anchors are visited where they stand.
+func checkTags(n *yaml.Node) error {
+	if n.Kind != yaml.DocumentNode && n.Kind != yaml.AliasNode && !safeTag[n.Tag] {
+		return fmt.Errorf("line %d: tag %s is not one that cloud-init's YAML loader (safe_load) accepts", n.Line, n.Tag)
+	}
+	for _, c := range n.Content {
+		if err := checkTags(c); err != nil {
+			return err
+		}
+	}
+	return nil
+}

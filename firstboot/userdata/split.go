@@ -215,7 +215,11 @@ func (s *splitter) record(p Part) {
 // defaults to text/cloud-config. As in cloud-init, items are not unpacked any further.
 func (s *splitter) archive(payload []byte) (entries []Part, note string) {
 	var doc yaml.Node
-	if err := yaml.Unmarshal(stripBOM(payload), &doc); err != nil {
+	err := yaml.Unmarshal(stripBOM(payload), &doc)
+	if err == nil {
+		err = checkTags(&doc)
+	}
+	if err != nil {
 		return nil, "archive is not valid YAML (" + yamlError(err) + "): its entries are not read"
 	}
 	root := resolve(docRoot(&doc))
