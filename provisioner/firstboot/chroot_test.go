@@ -84,11 +84,16 @@ func buildHostHelper(t *testing.T) fs.FS {
 	return fstest.MapFS{"helpers/" + helperName(runtime.GOARCH): {Data: hostHelper.data}}
 }
 
-// chrootComm runs commands with chroot(8) in a root folder, the way an offline builder does.
-type chrootComm struct{ root string }
+// chrootComm runs commands with chroot(8) in a root folder, the way an offline builder does;
+// as user (uid:gid) when it is set, the way a communicator that logs in as a user does.
+type chrootComm struct{ root, user string }
 
 func (c chrootComm) Start(ctx context.Context, cmd *packersdk.RemoteCmd) error {
-	ex := exec.CommandContext(ctx, "chroot", c.root, "/bin/sh", "-c", cmd.Command)
+	args := []string{c.root, "/bin/sh", "-c", cmd.Command}
+	if c.user != "" {
+		args = append([]string{"--userspec=" + c.user}, args...)
+	}
+	ex := exec.CommandContext(ctx, "chroot", args...)
 	ex.Env = []string{"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "HOME=/root", "LANG=C"}
 	ex.Stdout, ex.Stderr = cmd.Stdout, cmd.Stderr
 	if err := ex.Start(); err != nil {
@@ -118,7 +123,17 @@ func (c chrootComm) Upload(dst string, r io.Reader, fi *os.FileInfo) error {
 	if fi != nil {
 		mode = (*fi).Mode().Perm()
 	}
-	return os.WriteFile(filepath.Join(c.root, dst), data, mode)
+	if err := os.WriteFile(filepath.Join(c.root, dst), data, mode); err != nil {
+		return err
+	}
+	if c.user != "" { // uploads belong to the user the communicator logs in as
+		var uid, gid int
+		if _, err := fmt.Sscanf(c.user, "%d:%d", &uid, &gid); err != nil {
+			return err
+		}
+		return os.Chown(filepath.Join(c.root, dst), uid, gid)
+	}
+	return nil
 }
 
 func (chrootComm) UploadDir(string, string, []string) error   { return errors.ErrUnsupported }
@@ -334,4 +349,25 @@ func TestChrootVerifyRejects(t *testing.T) {
 		t.Fatalf("verify with a bad drop-in: %v\n%s", err, out)
 	}
 	checkGone(t, c, "/tmp/*")
+}
+
+// A communicator user that is not root, on an image without sudo: the default execute_command
+// fails with a message that says what to do; the install script itself refuses to run as
+// anyone but root.
+func TestChrootNotRoot(t *testing.T) {
+	c := busyboxRoot(t)
+	c.write(t, "/sbin/init", "#!/bin/sh\n", 0o755)
+	c.user = "65534:65534"
+	out, err := chrootProvision(t, c, nil)
+	if err == nil || !strings.Contains(err.Error(), "exited with status 127") || !strings.Contains(err.Error(), "sudo: not found") ||
+		!strings.Contains(err.Error(), "the default execute_command needs sudo") {
+		t.Fatalf("as nobody without sudo: %v\n%s", err, out)
+	}
+	checkGone(t, c, "/tmp/*", DefaultInstallPath)
+
+	out, err = chrootProvision(t, c, map[string]interface{}{"execute_command": "sh {{.Path}}"})
+	if err == nil || !strings.Contains(err.Error(), "exited with status 1") || !strings.Contains(err.Error(), "the install step runs as uid 65534, not root") {
+		t.Fatalf("install.sh as nobody: %v\n%s", err, out)
+	}
+	checkGone(t, c, "/tmp/*", DefaultInstallPath)
 }

@@ -119,10 +119,13 @@ func (p *Provisioner) runScript(ctx context.Context, g *guest, dir, name, what s
 	if err != nil {
 		return fmt.Errorf("%s: %w", what, err)
 	}
-	if res.status != 0 {
-		return res.failure(what, cmd)
+	switch res.status {
+	case 0:
+		return nil
+	case 127:
+		return fmt.Errorf("%w (exit 127 is \"command not found\": when the communicator's user is not root, the default execute_command needs sudo; set execute_command to elevate another way)", res.failure(what, cmd))
 	}
-	return nil
+	return res.failure(what, cmd)
 }
 
 // verify runs the installed helper's plan. Exit 2 (a config the helper refuses) fails the build;
