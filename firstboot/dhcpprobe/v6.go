@@ -255,6 +255,9 @@ func validateV6(b []byte, xid dhcpv6.TransactionID, duid dhcpv6.DUID, iaid [4]by
 	return offers, strings.Join(bad, "; ")
 }
 
+// ipv4Compatible is the deprecated IPv4-compatible block (RFC 4291 2.5.5.1).
+var ipv4Compatible = netip.MustParsePrefix("::/96")
+
 // badV6 says why an address (with its lifetimes) is not one a host may take, or "".
 func badV6(a netip.Addr, valid, preferred time.Duration) string {
 	switch {
@@ -270,7 +273,7 @@ func badV6(a netip.Addr, valid, preferred time.Duration) string {
 		return "multicast address"
 	case a.IsLinkLocalUnicast():
 		return "link-local address"
-	case netip.MustParsePrefix("::/96").Contains(a):
+	case ipv4Compatible.Contains(a):
 		return "reserved (IPv4-compatible) address"
 	case valid == 0:
 		return "valid lifetime 0"
