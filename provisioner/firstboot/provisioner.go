@@ -60,24 +60,10 @@ func (p *Provisioner) Provision(ctx context.Context, ui packersdk.Ui, comm packe
 	g := &guest{comm: comm, ui: ui}
 	ui.Say("Installing the Clearwater first-boot helper (clearwater-firstboot)...")
 
-	machine, err := g.output(ctx, "reading the guest's architecture", "uname -m")
+	helper, err := p.guestHelper(ctx, g)
 	if err != nil {
 		return err
 	}
-	arch, err := helperArch(machine)
-	if err != nil {
-		return err
-	}
-	fsys := p.helpers
-	if fsys == nil {
-		fsys = embedded
-	}
-	helper, err := helperBinary(fsys, arch)
-	if err != nil {
-		return err
-	}
-	ui.Sayf("Guest architecture: %s: installing the linux/%s helper", strings.TrimSpace(machine), arch)
-
 	initSystem, err := g.initSystem(ctx, p.config.InitSystem)
 	if err != nil {
 		return err
@@ -100,7 +86,7 @@ func (p *Provisioner) Provision(ctx context.Context, ui packersdk.Ui, comm packe
 	if err := g.upload(ctx, dir, files); err != nil {
 		return err
 	}
-	if err := p.runScript(ctx, g, dir, "install.sh", "installing the helper"); err != nil {
+	if err := p.install(ctx, g, dir); err != nil {
 		return err
 	}
 	if _, ok := files["verify.sh"]; ok {
@@ -109,9 +95,32 @@ func (p *Provisioner) Provision(ctx context.Context, ui packersdk.Ui, comm packe
 	return nil
 }
 
-// runScript runs a staged script as root through execute_command; a non-zero exit is an error.
-func (p *Provisioner) runScript(ctx context.Context, g *guest, dir, name, what string) error {
-	cmd, err := p.config.executeCommand(executeData{Path: dir + "/" + name, Dir: dir})
+// guestHelper returns the embedded helper for the guest's architecture, read from the guest.
+func (p *Provisioner) guestHelper(ctx context.Context, g *guest) ([]byte, error) {
+	machine, err := g.output(ctx, "reading the guest's architecture", "uname -m")
+	if err != nil {
+		return nil, err
+	}
+	arch, err := helperArch(machine)
+	if err != nil {
+		return nil, err
+	}
+	fsys := p.helpers
+	if fsys == nil {
+		fsys = embedded
+	}
+	helper, err := helperBinary(fsys, arch)
+	if err != nil {
+		return nil, err
+	}
+	g.ui.Sayf("Guest architecture: %s: installing the linux/%s helper", strings.TrimSpace(machine), arch)
+	return helper, nil
+}
+
+// install runs the staged install script as root through execute_command.
+func (p *Provisioner) install(ctx context.Context, g *guest, dir string) error {
+	const what = "installing the helper"
+	cmd, err := p.config.executeCommand(executeData{Path: dir + "/install.sh", Dir: dir})
 	if err != nil {
 		return err
 	}
