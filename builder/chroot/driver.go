@@ -18,6 +18,8 @@ import (
 type Driver interface {
 	// ImageInfo reports the format and virtual size of an image file.
 	ImageInfo(ctx context.Context, path string) (ImageInfo, error)
+	// CheckImage verifies a qcow2 image's metadata (raw images have none).
+	CheckImage(ctx context.Context, path, format string) error
 	// ConvertImage writes src (in srcFormat) to dst in dstFormat.
 	ConvertImage(ctx context.Context, src, srcFormat, dst, dstFormat string, compress bool) error
 	// ResizeImage grows a raw image file to size bytes.
@@ -115,9 +117,41 @@ func run(ctx context.Context, name string, args ...string) (string, error) {
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	cmd.Env = chrootEnv
 	if err := cmd.Run(); err != nil {
-		return stdout.String(), fmt.Errorf("%s %s: %w: %s", name, strings.Join(args, " "), err, strings.TrimSpace(stderr.String()))
+		return stdout.String(), fmt.Errorf("%s %s: %w: %s", name, strings.Join(args, " "), err, tail(stderr.String(), 1024))
 	}
 	return stdout.String(), nil
+}
+
+// tail returns at most the last n bytes of s, trimmed, marking a cut.
+func tail(s string, n int) string {
+	s = strings.TrimSpace(s)
+	if len(s) > n {
+		s = "..." + s[len(s)-n:]
+	}
+	return s
+}
+
+func (hostDriver) CheckImage(ctx context.Context, path, format string) error {
+	if format != "qcow2" {
+		return nil
+	}
+	// Exit status 3 means leaked clusters only, which are harmless; the
+	// JSON says whether anything is corrupt.
+	out, err := run(ctx, "qemu-img", "check", "-f", format, "--output=json", path)
+	var res struct {
+		Corruptions int `json:"corruptions"`
+		CheckErrors int `json:"check-errors"`
+	}
+	if jerr := json.Unmarshal([]byte(out), &res); jerr != nil {
+		if err != nil {
+			return err
+		}
+		return fmt.Errorf("qemu-img check %s: %w", path, jerr)
+	}
+	if res.Corruptions > 0 || res.CheckErrors > 0 {
+		return fmt.Errorf("qemu-img check found %d corruptions and %d check errors in %s", res.Corruptions, res.CheckErrors, path)
+	}
+	return nil
 }
 
 func (hostDriver) ImageInfo(ctx context.Context, path string) (ImageInfo, error) {

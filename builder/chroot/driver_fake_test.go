@@ -48,6 +48,9 @@ func (f *fakeDriver) Calls() []string {
 func (f *fakeDriver) ImageInfo(_ context.Context, p string) (ImageInfo, error) {
 	return f.info, f.record("info %s", p)
 }
+func (f *fakeDriver) CheckImage(_ context.Context, p, format string) error {
+	return f.record("check %s %s", p, format)
+}
 func (f *fakeDriver) ConvertImage(_ context.Context, src, sf, dst, df string, c bool) error {
 	return f.record("convert %s %s %s %s %v", src, sf, dst, df, c)
 }

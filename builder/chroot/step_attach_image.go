@@ -28,11 +28,11 @@ type stepAttachImage struct {
 }
 
 func (s *stepAttachImage) Run(ctx context.Context, state multistep.StateBag) multistep.StepAction {
-	_, d, ui, undo := stateOf(state)
+	c, d, ui, undo := stateOf(state)
 	work := state.Get("work_image").(string)
 	table, err := d.Partitions(ctx, work)
 	if err != nil {
-		return halt(state, fmt.Errorf("source_image: %w", err))
+		return halt(state, fmt.Errorf("source_image %s has no readable partition table (a whole-disk image is needed, not a filesystem or an ISO): %w", c.SourceImage, err))
 	}
 	ui.Say("Attaching the image to loop devices...")
 	devices := map[int]string{}

@@ -29,6 +29,10 @@ func (s *stepCopyImage) Run(ctx context.Context, state multistep.StateBag) multi
 	if info.Format != "qcow2" && info.Format != "raw" {
 		return halt(state, fmt.Errorf("source_image %s is in %s format: only qcow2 and raw are supported", c.SourceImage, info.Format))
 	}
+	ui.Say(fmt.Sprintf("Checking the %s source image...", info.Format))
+	if err := d.CheckImage(ctx, src, info.Format); err != nil {
+		return halt(state, fmt.Errorf("source_image %s is damaged: %w", c.SourceImage, err))
+	}
 	parent := filepath.Dir(filepath.Clean(c.OutputDirectory))
 	if err := os.MkdirAll(parent, 0o755); err != nil {
 		return halt(state, fmt.Errorf("output_directory: %w", err))

@@ -30,7 +30,7 @@ func (s *stepGrowDisk) Run(ctx context.Context, state multistep.StateBag) multis
 	}
 	table, err := d.Partitions(ctx, work)
 	if err != nil {
-		return halt(state, fmt.Errorf("source_image: %w", err))
+		return halt(state, fmt.Errorf("source_image %s has no readable partition table (a whole-disk image is needed, not a filesystem or an ISO): %w", c.SourceImage, err))
 	}
 	grow := table.Partitions[len(table.Partitions)-1]
 	if c.RootPartition != 0 {

@@ -30,7 +30,7 @@ func (s *stepMountRoot) Run(ctx context.Context, state multistep.StateBag) multi
 	root := state.Get("root_partition").(int)
 	ui.Say(fmt.Sprintf("Mounting the root filesystem at %s...", mountPath))
 	if err := d.Mount(ctx, tags[root]["TYPE"], dev, mountPath, ""); err != nil {
-		return halt(state, fmt.Errorf("mounting the root filesystem: %w", err))
+		return halt(state, fmt.Errorf("mounting the root filesystem (partition %d) of source_image %s: is the image damaged? %w", root, c.SourceImage, err))
 	}
 	s.undos = append(s.undos, undo.push("unmounting "+mountPath, unmountFunc(d, mountPath)))
 	state.Put("mount_path", mountPath)

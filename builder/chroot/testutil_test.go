@@ -1,12 +1,14 @@
 package chroot
 
 import (
+	"context"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -84,9 +86,22 @@ func busyboxRoot(t *testing.T) string {
 // run runs a host command in a test and returns its stdout.
 func mustRun(t *testing.T, name string, args ...string) string {
 	t.Helper()
-	out, err := run(t.Context(), name, args...)
+	// Not t.Context(): this also runs from t.Cleanup.
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	out, err := run(ctx, name, args...)
 	if err != nil {
 		t.Fatal(err)
 	}
 	return out
+}
+
+// mustCommand returns a command for a host tool, failing if it is missing.
+func mustCommand(t *testing.T, name string, args ...string) *exec.Cmd {
+	t.Helper()
+	bin, err := lookTool(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return exec.Command(bin, args...)
 }

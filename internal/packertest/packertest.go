@@ -28,6 +28,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"sync"
+	"syscall"
 	"testing"
 )
 
@@ -134,13 +135,23 @@ func (e *Env) Environ() []string {
 	)
 }
 
-// Command returns packer with args, to run in dir with Environ. Its output
+// Command returns packer with args, to run in dir with Environ, in a
+// process group of its own so that Interrupt can play Ctrl-C. Its output
 // is left unset.
 func (e *Env) Command(ctx context.Context, dir string, args ...string) *exec.Cmd {
 	cmd := exec.CommandContext(ctx, e.Packer, args...)
 	cmd.Dir = dir
 	cmd.Env = e.Environ()
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
 	return cmd
+}
+
+// Interrupt sends SIGINT to the process group of a started Command, as a
+// terminal's Ctrl-C does. Signalling packer's PID alone does nothing: its
+// panicwrap parent leaves the signal to the process group.
+func Interrupt(cmd *exec.Cmd) error {
+	return syscall.Kill(-cmd.Process.Pid, syscall.SIGINT)
 }
 
 func (e *Env) run(t testing.TB, ctx context.Context, dir string, args ...string) Result {

@@ -1,0 +1,132 @@
+package chroot
+
+import (
+	"os"
+	"path/filepath"
+	"testing"
+)
+
+func TestParseSfdiskJSON(t *testing.T) {
+	in := `{"partitiontable": {"label": "gpt", "id": "A1B2", "device": "/dev/loop3", "unit": "sectors", "sectorsize": 512,
+	  "partitions": [{"node": "/dev/loop3p1", "start": 2048, "size": 2048, "type": "x", "uuid": "AAAA-1"},
+	                 {"node": "/dev/loop3p15", "start": 4096, "size": 100, "uuid": "BBBB-2"}]}}`
+	table, err := parseSfdiskJSON([]byte(in))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(table.Partitions) != 2 || table.Partitions[1].Number != 15 || table.Partitions[0].Start != 1<<20 || table.Partitions[1].Size != 51200 {
+		t.Errorf("table = %+v", table)
+	}
+	if got := table.PartUUID(table.Partitions[0]); got != "aaaa-1" {
+		t.Errorf("gpt PARTUUID = %q", got)
+	}
+	dos := PartitionTable{Label: "dos", ID: "0x1234ABCD"}
+	if got := dos.PartUUID(Partition{Number: 2}); got != "1234abcd-02" {
+		t.Errorf("dos PARTUUID = %q", got)
+	}
+	for _, bad := range []string{"", "{}", `{"partitiontable":{"device":"/dev/x","partitions":[{"node":"/dev/xa"}]}}`} {
+		if _, err := parseSfdiskJSON([]byte(bad)); err == nil {
+			t.Errorf("parsed %q", bad)
+		}
+	}
+}
+
+// TestHostDriver drives every host tool on a real image: info, convert,
+// partition table, grow, loop devices, probe, debugfs, fsck, resize, mount.
+func TestHostDriver(t *testing.T) {
+	requireRoot(t)
+	requireTools(t, "growpart", "losetup", "blkid", "e2fsck", "resize2fs", "dumpe2fs")
+	ctx := t.Context()
+	d := hostDriver{}
+	img := makeTestImage(t)
+	dir := filepath.Dir(img)
+	t.Cleanup(func() {
+		if l := leftovers(t, dir); len(l) > 0 {
+			t.Errorf("left behind: %q", l)
+		}
+	})
+
+	qcow := filepath.Join(dir, "disk.qcow2")
+	if err := d.ConvertImage(ctx, img, "raw", qcow, "qcow2", true); err != nil {
+		t.Fatal(err)
+	}
+	if info, err := d.ImageInfo(ctx, qcow); err != nil || info.Format != "qcow2" || info.VirtualSize != 64<<20 {
+		t.Fatalf("ImageInfo = %+v, %v", info, err)
+	}
+	if _, err := d.ImageInfo(ctx, filepath.Join(dir, "missing")); err == nil {
+		t.Error("ImageInfo of a missing file succeeded")
+	}
+
+	if err := d.ResizeImage(img, 96<<20); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.GrowPartition(ctx, img, 2); err != nil {
+		t.Fatal(err)
+	}
+	table, err := d.Partitions(ctx, img)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p2 := table.Partitions[1]
+	// growpart keeps the end aligned, so it may stop a little short.
+	if end := p2.Start + p2.Size; end < 95<<20 || end > 96<<20 {
+		t.Errorf("partition 2 ends at %d after growpart, want about %d", end, 96<<20)
+	}
+	if err := d.GrowPartition(ctx, img, 1); err == nil {
+		t.Error("growing a partition that is not last succeeded")
+	}
+
+	disk, err := d.Attach(ctx, img)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := d.Detach(ctx, disk); err != nil {
+		t.Fatal(err)
+	}
+	dev, err := d.AttachRange(ctx, img, p2.Start, p2.Size)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = d.Detach(ctx, dev) })
+	tags, err := d.Probe(ctx, dev)
+	if err != nil || tags["TYPE"] != "ext4" || tags["UUID"] != testRootUUID {
+		t.Fatalf("Probe = %v, %v", tags, err)
+	}
+	if ok, err := d.HasFile(ctx, dev, "/etc/os-release"); !ok || err != nil {
+		t.Errorf("HasFile(/etc/os-release) = %v, %v", ok, err)
+	}
+	if ok, err := d.HasFile(ctx, dev, "/etc/nothing"); ok || err != nil {
+		t.Errorf("HasFile(/etc/nothing) = %v, %v", ok, err)
+	}
+	if err := d.CheckFilesystem(ctx, dev); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.ResizeFilesystem(ctx, dev); err != nil {
+		t.Fatal(err)
+	}
+	mnt := filepath.Join(dir, "mnt")
+	if err := os.Mkdir(mnt, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.Mount(ctx, "ext4", dev, mnt, ""); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(mnt, "bin/busybox")); err != nil {
+		t.Error(err)
+	}
+	if err := d.Mount(ctx, "bind", "/dev", filepath.Join(mnt, "dev"), ""); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.Unmount(ctx, filepath.Join(mnt, "dev")); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.Unmount(ctx, mnt); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.Detach(ctx, dev); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.Unmount(ctx, mnt); err == nil {
+		t.Error("unmounting a directory that is not mounted succeeded")
+	}
+}
