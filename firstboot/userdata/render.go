@@ -86,8 +86,13 @@ func (a additions) empty() bool      { return !a.writeFiles() && a.key == nil }
 // MIME multipart with ours as an extra cloud-config part whose Merge-Type appends to the
 // operator's lists. A gzip base is unpacked first; gz compresses the result. The base's own toggle
 // or drop-ins that contradict add, and a result over MaxEncoded base64-encoded, are errors.
-func Render(base []byte, add Addition, gz bool) (Rendered, error) {
-	if err := checkAddition(add); err != nil {
+func Render(base []byte, add Addition, gz bool) (r Rendered, err error) {
+	defer func() {
+		if v := recover(); v != nil { // a bug (or the YAML library) must not take the plugin down
+			r, err = Rendered{}, fmt.Errorf("user-data not rendered: internal error: %v", v)
+		}
+	}()
+	if err = checkAddition(add); err != nil {
 		return Rendered{}, err
 	}
 	b, err := readBase(base)

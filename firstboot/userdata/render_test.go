@@ -597,3 +597,39 @@ func expectedError(base []byte, add Addition) bool {
 	}
 	return false
 }
+
+// FuzzRender feeds Render arbitrary bases: it must never panic, and whatever it renders must read
+// back as it reports.
+func FuzzRender(f *testing.F) {
+	for _, b := range renderBases {
+		f.Add(b.data, uint8(0))
+		f.Add(b.data, uint8(0xff))
+	}
+	f.Fuzz(func(t *testing.T, base []byte, sel uint8) {
+		add := renderAdditions[int(sel&0x7f)%len(renderAdditions)].add
+		r, err := Render(base, add, sel&0x80 != 0)
+		if err != nil {
+			if strings.Contains(err.Error(), "internal error") {
+				t.Fatal(err)
+			}
+			return
+		}
+		checkRoundTrip(t, r, add)
+	})
+}
+
+func BenchmarkRender(b *testing.B) {
+	add := renderAdditions[len(renderAdditions)-1].add
+	for _, c := range []struct {
+		name string
+		base []byte
+	}{{"empty", nil}, {"cloud-config", []byte(ccWithComments)}, {"MIME", []byte(mimeBase)}} {
+		b.Run(c.name, func(b *testing.B) {
+			for b.Loop() {
+				if _, err := Render(c.base, add, false); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
