@@ -111,9 +111,10 @@ fi
 
 [[ $(id -u) == 0 ]] || die "must run as root (debootstrap and chroot need it)"
 mkdir -p "$cache"
-# One build per image at a time: concurrent test runs wait here, then find the image cached.
-exec 9>"$cache/.$name.lock"
-flock -w 1800 9 || die "timed out waiting for another build of $name"
+# One build at a time per cache (a lock on the directory itself, so no lock file is left):
+# concurrent test runs wait here, then find the image cached.
+exec 9<"$cache"
+flock -w 1800 9 || die "timed out waiting for another build in $cache"
 if [[ -s $image ]] && ! $force; then
 	log "cached (built meanwhile): $image"
 	echo "$image"

@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -266,5 +267,51 @@ func mustRunStdin(t testing.TB, stdin, name string, args ...string) {
 	cmd.Stdin = strings.NewReader(stdin)
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("%s: %v: %s", name, err, out)
+	}
+}
+
+// TestTapInNetns runs QEMU inside a network namespace made here, on a tap device in it, and
+// checks that the PID Boot holds is QEMU's, in that namespace, with the tap attached.
+func TestTapInNetns(t *testing.T) {
+	RequireTools(t, "ip")
+	if os.Geteuid() != 0 {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("needs root")
+		}
+		t.Skip("needs root (network namespaces, /dev/net/tun)")
+	}
+	ns := "qemutest-" + randomID()
+	mustRun(t, "ip", "netns", "add", ns)
+	t.Cleanup(func() { run(context.Background(), "ip", "netns", "del", ns) })
+	mustRun(t, "ip", "-n", ns, "tuntap", "add", "dev", "tap0", "mode", "tap")
+	mustRun(t, "ip", "-n", ns, "link", "set", "dev", "tap0", "up")
+
+	tmp := t.TempDir()
+	vm, err := Boot(context.Background(), Options{Image: blankDisk(t), TempDir: tmp, MemoryMiB: 64,
+		Network: Network{Netns: ns, Tap: "tap0", MAC: "52:54:00:aa:bb:01"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { vm.Stop() })
+	// QEMU opens the tap once it has started: poll for the carrier, at most 30 s.
+	var link string
+	for range 150 {
+		link = string(mustRun(t, "ip", "-n", ns, "link", "show", "dev", "tap0"))
+		if strings.Contains(link, "LOWER_UP") || vm.Exited() {
+			break
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	if !strings.Contains(link, "LOWER_UP") {
+		t.Fatalf("tap0 has no carrier (QEMU exited: %v, %v):\n%s", vm.Exited(), vm.exitErr(), link)
+	}
+	exe, err := os.Readlink("/proc/" + strconv.Itoa(vm.PID()) + "/exe")
+	if err != nil || !strings.Contains(exe, "qemu-system-x86_64") {
+		t.Errorf("PID %d runs %q, %v; want QEMU", vm.PID(), exe, err)
+	}
+	want, err1 := os.Stat("/run/netns/" + ns)
+	got, err2 := os.Stat("/proc/" + strconv.Itoa(vm.PID()) + "/ns/net")
+	if err1 != nil || err2 != nil || !os.SameFile(want, got) {
+		t.Errorf("QEMU is not in netns %s (%v, %v)", ns, err1, err2)
 	}
 }
