@@ -24,6 +24,8 @@ type fakeDriver struct {
 	tags  map[string]map[string]string // by device
 	files map[string]bool              // "dev:path"
 	next  int                          // next loop device number
+	// onMount, if set, runs on every successful Mount (to fill a root).
+	onMount func(source, target string)
 }
 
 func (f *fakeDriver) record(format string, a ...interface{}) error {
@@ -91,7 +93,11 @@ func (f *fakeDriver) ResizeFilesystem(_ context.Context, dev string) error {
 	return f.record("resize2fs %s", dev)
 }
 func (f *fakeDriver) Mount(_ context.Context, fstype, src, dst, opts string) error {
-	return f.record("mount %s %s %s", fstype, src, dst)
+	err := f.record("mount %s %s %s", fstype, src, dst)
+	if err == nil && f.onMount != nil {
+		f.onMount(src, dst)
+	}
+	return err
 }
 func (f *fakeDriver) Unmount(_ context.Context, dst string) error { return f.record("umount %s", dst) }
 
@@ -105,7 +111,7 @@ func testState(t *testing.T, c *Config, d Driver) (multistep.StateBag, *bytes.Bu
 	state := new(multistep.BasicStateBag)
 	state.Put("config", c)
 	state.Put("driver", d)
-	state.Put("ui", &packersdk.BasicUi{Reader: new(bytes.Buffer), Writer: &out, ErrorWriter: &out})
+	state.Put("ui", &packersdk.BasicUi{Reader: new(bytes.Buffer), Writer: &out, ErrorWriter: &out, PB: &packersdk.NoopProgressTracker{}})
 	state.Put("undo", new(undoStack))
 	state.Put("hook", &packersdk.MockHook{})
 	return state, &out
@@ -117,4 +123,13 @@ func stateError(state multistep.StateBag) error {
 		return err.(error)
 	}
 	return nil
+}
+
+// stateErrorAfter returns the state's error, checking that action agrees.
+func stateErrorAfter(action multistep.StepAction, state multistep.StateBag) error {
+	err := stateError(state)
+	if (err == nil) != (action == multistep.ActionContinue) {
+		return fmt.Errorf("action %v with error %v", action, err)
+	}
+	return err
 }

@@ -12,7 +12,8 @@ import (
 // stepFetchImage makes the source image available as a local file and
 // verifies its checksum, through the SDK's download step (with progress,
 // the Packer cache and go-getter's checksum formats). Local files and
-// file:// URLs are used in place and never written.
+// file:// URLs are used in place and never written; a local path without a
+// checksum skips the download step altogether.
 //
 // Produces: "source_path" (string).
 type stepFetchImage struct {
@@ -20,7 +21,7 @@ type stepFetchImage struct {
 }
 
 func (s *stepFetchImage) Run(ctx context.Context, state multistep.StateBag) multistep.StepAction {
-	c, _, _, _ := stateOf(state)
+	c, _, ui, _ := stateOf(state)
 	src := c.SourceImage
 	if !isURL(src) {
 		abs, err := filepath.Abs(src)
@@ -28,6 +29,12 @@ func (s *stepFetchImage) Run(ctx context.Context, state multistep.StateBag) mult
 			return halt(state, fmt.Errorf("source_image: %w", err))
 		}
 		src = abs
+		if c.SourceImageChecksum == "" {
+			// Nothing to fetch or verify: use the file in place.
+			ui.Say(fmt.Sprintf("Using the source image %s", src))
+			state.Put("source_path", src)
+			return multistep.ActionContinue
+		}
 	}
 	checksum := c.SourceImageChecksum
 	if checksum == "" {
