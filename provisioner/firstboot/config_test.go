@@ -139,6 +139,17 @@ ignore_interfaces = ["docker*"]
 		t.Errorf("force_ipv6 = false must be baked as false and probe_dhcp left out: %+v, %v", hs, err)
 	}
 
+	// An empty list is a setting (ignore no interface), not an unset option.
+	p, err = hclPrepare(t, `ignore_interfaces = []`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hs, _ = p.config.helperSettings()
+	data, err := helperFile(hs, "")
+	if err != nil || !strings.Contains(string(data), "\nignore_interfaces: []\n") {
+		t.Errorf("ignore_interfaces = [] renders %v:\n%s", err, data)
+	}
+
 	if _, err := hclPrepare(t, `init_system = "upstart"`); err == nil || !strings.Contains(err.Error(), "init_system") {
 		t.Errorf("bad init_system through HCL: %v", err)
 	}
