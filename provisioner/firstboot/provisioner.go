@@ -132,9 +132,9 @@ func (p *Provisioner) install(ctx context.Context, g *guest, dir string) error {
 	case 0:
 		return nil
 	case 127:
-		return fmt.Errorf("%w (exit 127 is \"command not found\": when the communicator's user is not root, the default execute_command needs sudo; set execute_command to elevate another way)", res.failure(what, cmd))
+		return fmt.Errorf("%w (exit 127 is \"command not found\": when the communicator's user is not root, the default execute_command needs sudo; set execute_command to elevate another way)", res.failure(what, scriptRun("install.sh")))
 	}
-	return res.failure(what, cmd)
+	return res.failure(what, scriptRun("install.sh"))
 }
 
 // verify runs the installed helper's plan. Exit 2 (a config the helper refuses) fails the build;
@@ -163,7 +163,7 @@ func (p *Provisioner) verify(ctx context.Context, g *guest, dir string) error {
 		return fmt.Errorf("%s: the installed helper cannot run in the guest (exit %d; a guest of another architecture needs binfmt_misc and qemu-user-static on the build host): %s",
 			what, res.status, res.summary())
 	default:
-		return res.failure(what, cmd)
+		return res.failure(what, scriptRun("verify.sh"))
 	}
 }
 
@@ -192,6 +192,10 @@ func (r result) summary() string {
 	}
 	return out
 }
+
+// scriptRun names a script run in errors. The rendered execute_command is not quoted: it may
+// carry a sudo password.
+func scriptRun(name string) string { return name + " (run through execute_command)" }
 
 func (r result) failure(what, cmd string) error {
 	if r.status == packersdk.CmdDisconnect {

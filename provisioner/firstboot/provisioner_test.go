@@ -364,6 +364,14 @@ func TestProvisionExecuteCommand(t *testing.T) {
 	if !found {
 		t.Errorf("execute_command not rendered as %q; events:\n%s", want, strings.Join(comm.log(), "\n"))
 	}
+
+	// A failure names the script, never the rendered command: it may carry a password.
+	comm = newComm()
+	comm.replies["echo pw"] = reply{status: 1, stderr: "sudo: 1 incorrect password attempt"}
+	err := provision(t, p, comm)
+	if err == nil || strings.Contains(err.Error(), "echo pw") || !strings.Contains(err.Error(), "`install.sh (run through execute_command)` exited with status 1: sudo: 1 incorrect password attempt") {
+		t.Errorf("failed execute_command: %v", err)
+	}
 }
 
 func TestProvisionInstallFailure(t *testing.T) {
