@@ -38,23 +38,38 @@ const (
 type Config struct {
 	common.PackerConfig `mapstructure:",squash"`
 
-	// The helper's settings; a setting left unset is not written, so the helper's default applies.
-	ForceIPv6        config.Trilean `mapstructure:"force_ipv6"`
-	IPv6Timeout      string         `mapstructure:"ipv6_timeout"`
-	IPv4Wait         string         `mapstructure:"ipv4_wait"`
-	OnMissingIPv6    string         `mapstructure:"on_missing_ipv6"`
-	Interface        string         `mapstructure:"interface"`
-	IgnoreInterfaces []string       `mapstructure:"ignore_interfaces"`
-	Hostname         string         `mapstructure:"hostname"`
-	ProbeDHCP        config.Trilean `mapstructure:"probe_dhcp"`
+	// The helper's settings (docs/provisioners/firstboot.mdx): a setting left unset is not
+	// written, so the helper's default applies.
 
-	// Where and how the helper is installed.
-	InstallPath               string         `mapstructure:"install_path"`
-	InitSystem                string         `mapstructure:"init_system"`
-	ExecuteCommand            string         `mapstructure:"execute_command"`
+	// ForceIPv6 makes the node use IPv6 even when it has IPv4.
+	ForceIPv6 config.Trilean `mapstructure:"force_ipv6"`
+	// IPv6Timeout is how long a forced boot waits for IPv6 (Go duration syntax).
+	IPv6Timeout string `mapstructure:"ipv6_timeout"`
+	// IPv4Wait is how long an unforced boot waits for IPv4 before settling on IPv6 only.
+	IPv4Wait string `mapstructure:"ipv4_wait"`
+	// OnMissingIPv6 is fallback or fail: what a forced boot does without IPv6.
+	OnMissingIPv6 string `mapstructure:"on_missing_ipv6"`
+	// Interface pins the one interface whose addresses count.
+	Interface string `mapstructure:"interface"`
+	// IgnoreInterfaces are glob patterns of interfaces never used; [] ignores none.
+	IgnoreInterfaces []string `mapstructure:"ignore_interfaces"`
+	// Hostname is the node's host name in Clearwater's config.
+	Hostname string `mapstructure:"hostname"`
+	// ProbeDHCP lets the helper ask the network (DHCP, RA) what it offers.
+	ProbeDHCP config.Trilean `mapstructure:"probe_dhcp"`
+
+	// InstallPath is where the helper binary goes (default DefaultInstallPath).
+	InstallPath string `mapstructure:"install_path"`
+	// InitSystem is auto, systemd or sysvinit.
+	InitSystem string `mapstructure:"init_system"`
+	// ExecuteCommand runs a staged script ({{.Path}}) as root (default DefaultExecuteCommand).
+	ExecuteCommand string `mapstructure:"execute_command"`
+	// DisableUpstreamAutoconfig stops clearwater-auto-config-generic from running (default true).
 	DisableUpstreamAutoconfig config.Trilean `mapstructure:"disable_upstream_autoconfig"`
-	ResetInstanceState        config.Trilean `mapstructure:"reset_instance_state"`
-	Verify                    config.Trilean `mapstructure:"verify"`
+	// ResetInstanceState cleans cloud-init, the helper's state and machine-id (default true).
+	ResetInstanceState config.Trilean `mapstructure:"reset_instance_state"`
+	// Verify runs the installed helper's plan in the guest and fails on exit 2 (default true).
+	Verify config.Trilean `mapstructure:"verify"`
 
 	ctx interpolate.Context
 }
