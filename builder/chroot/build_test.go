@@ -246,7 +246,8 @@ func TestBuildFailures(t *testing.T) {
 // in the chroot.
 func TestBuildInterrupted(t *testing.T) {
 	bc := newBuildCase(t)
-	tmpl := bc.template(t, "  source_image = "+strconv.Quote(bc.source),
+	// Empty lists turn the defaults off (checked below).
+	tmpl := bc.template(t, "  source_image = "+strconv.Quote(bc.source)+"\n  chroot_mounts = []\n  copy_files = []",
 		`provisioner "shell" { inline = ["touch /tmp/started", "sleep 100"] }`)
 	var out strings.Builder
 	cmd := bc.env.Command(t.Context(), bc.dir, "build", "-color=false", tmpl)
@@ -288,6 +289,9 @@ func TestBuildInterrupted(t *testing.T) {
 		t.Fatalf("packer still running 2 minutes after SIGINT:\n%s", out.String())
 	}
 	t.Logf("packer ended %v after SIGINT", time.Since(interrupted))
+	if strings.Contains(out.String(), "Copying /etc/resolv.conf") || strings.Contains(out.String(), "Mounting the chroot's filesystems") {
+		t.Errorf("copy_files = [] or chroot_mounts = [] did not turn the defaults off:\n%s", out.String())
+	}
 	if !strings.Contains(out.String(), "cancelled") {
 		t.Errorf("output does not say the build was cancelled:\n%s", out.String())
 	}

@@ -19,7 +19,9 @@ type stepMountChroot struct {
 func (s *stepMountChroot) Run(ctx context.Context, state multistep.StateBag) multistep.StepAction {
 	c, d, ui, undo := stateOf(state)
 	root := state.Get("mount_path").(string)
-	ui.Say("Mounting the chroot's filesystems...")
+	if len(c.ChrootMounts) > 0 {
+		ui.Say("Mounting the chroot's filesystems...")
+	}
 	for _, m := range c.ChrootMounts {
 		fstype, source, dir := m[0], m[1], m[2]
 		rel, err := resolveInRoot(root, dir, true)
