@@ -48,10 +48,12 @@ check_tools() {
 		[grub-mkimage]=grub-common [/usr/lib/grub/i386-pc/boot.img]=grub-pc-bin [flock]=util-linux
 		[sha256sum]=coreutils [chroot]=coreutils
 	)
-	local tool missing=()
+	local tool path missing=()
 	for tool in "${!need[@]}"; do
 		if [[ $tool == /* ]]; then [[ -e $tool ]] && continue
-		else PATH=$PATH:/usr/sbin:/sbin command -v "$tool" >/dev/null && continue
+		else
+			# command -v may name a file that is not executable: check that it is.
+			path=$(PATH=$PATH:/usr/sbin:/sbin command -v "$tool") && [[ -x $path ]] && continue
 		fi
 		missing+=("${need[$tool]}")
 	done
