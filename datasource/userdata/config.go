@@ -10,8 +10,8 @@ import (
 	packersdk "github.com/hashicorp/packer-plugin-sdk/packer"
 	"github.com/hashicorp/packer-plugin-sdk/template/config"
 
-	helperconfig "github.com/clearwater-aio/packer-plugin-clearwater/firstboot/config"
 	"github.com/clearwater-aio/packer-plugin-clearwater/firstboot/userdata"
+	"github.com/clearwater-aio/packer-plugin-clearwater/internal/settings"
 )
 
 // Config is the datasource's input: the toggle, the helper's settings and the operator's own
@@ -23,16 +23,8 @@ type Config struct {
 	// With force_ipv6 = false, also beat a marker file baked into the image.
 	OverrideMarker bool `mapstructure:"override_marker"`
 
-	OnMissingIPv6    string         `mapstructure:"on_missing_ipv6"`
-	Interface        *string        `mapstructure:"interface"`
-	IgnoreInterfaces []string       `mapstructure:"ignore_interfaces"`
-	Hostname         string         `mapstructure:"hostname"`
-	PublicIP         *string        `mapstructure:"public_ip"`
-	IPv4Wait         string         `mapstructure:"ipv4_wait"`
-	IPv6Timeout      string         `mapstructure:"ipv6_timeout"`
-	ProbeAfter       string         `mapstructure:"probe_after"`
-	ProbeDHCP        config.Trilean `mapstructure:"probe_dhcp"`
-	MetadataTimeout  string         `mapstructure:"metadata_timeout"`
+	// The helper's settings, rendered as a firstboot.d drop-in.
+	settings.Settings `mapstructure:",squash"`
 
 	// The operator's own user-data, any format; or the same base64-encoded (for gzip).
 	BaseUserData       string `mapstructure:"base_user_data"`
@@ -63,53 +55,11 @@ func (c *Config) addition() (userdata.Addition, []byte, error) {
 	if c.OverrideMarker && (a.ForceIPv6 == nil || *a.ForceIPv6) {
 		fail(errors.New("override_marker: needs force_ipv6 = false (it lets false beat a marker file baked into the image)"))
 	}
-	p := &a.Settings
-	check := func(one helperconfig.Partial) {
-		if err := one.Validate(); err != nil {
-			fail(optionError(err))
-		}
+	p, err := c.Settings.Partial()
+	if err != nil {
+		fail(err)
 	}
-	if c.OnMissingIPv6 != "" {
-		p.OnMissingIPv6 = &c.OnMissingIPv6
-		check(helperconfig.Partial{OnMissingIPv6: p.OnMissingIPv6})
-	}
-	if c.Interface != nil {
-		p.Interface = c.Interface
-		check(helperconfig.Partial{Interface: p.Interface})
-	}
-	if c.IgnoreInterfaces != nil {
-		ig := append([]string{}, c.IgnoreInterfaces...)
-		p.IgnoreInterfaces = &ig
-		check(helperconfig.Partial{IgnoreInterfaces: p.IgnoreInterfaces})
-	}
-	if c.Hostname != "" {
-		p.Hostname = &c.Hostname
-		check(helperconfig.Partial{Hostname: p.Hostname})
-	}
-	if c.PublicIP != nil {
-		p.PublicIP = c.PublicIP
-		check(helperconfig.Partial{PublicIP: p.PublicIP})
-	}
-	p.ProbeDHCP = c.ProbeDHCP.ToBoolPointer()
-	for _, d := range []struct {
-		key string
-		in  string
-		out **helperconfig.Duration
-	}{
-		{"ipv4_wait", c.IPv4Wait, &p.IPv4Wait}, {"ipv6_timeout", c.IPv6Timeout, &p.IPv6Timeout},
-		{"probe_after", c.ProbeAfter, &p.ProbeAfter}, {"metadata_timeout", c.MetadataTimeout, &p.MetadataTimeout},
-	} {
-		if d.in == "" {
-			continue
-		}
-		v, err := helperconfig.ParseDuration(d.in)
-		if err != nil {
-			fail(fmt.Errorf("%s: %v", d.key, err))
-			continue
-		}
-		hd := helperconfig.Duration(v)
-		*d.out = &hd
-	}
+	a.Settings = p
 	base, err := c.base()
 	if err != nil {
 		fail(err)
@@ -135,11 +85,3 @@ func (c *Config) base() ([]byte, error) {
 	return b, nil
 }
 
-// optionError rewords the helper config's error for a template option (no file to name).
-func optionError(err error) error {
-	var ce *helperconfig.Error
-	if errors.As(err, &ce) && ce.Key != "" {
-		return fmt.Errorf("%s: %s", ce.Key, ce.Msg)
-	}
-	return err
-}

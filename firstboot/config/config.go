@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"net/netip"
 	"path"
+	"reflect"
 	"sort"
 	"strings"
 	"time"
@@ -184,6 +185,18 @@ func (p *Partial) fields() map[string]any {
 		"ipv4_wait": &p.IPv4Wait, "ipv6_timeout": &p.IPv6Timeout, "probe_after": &p.ProbeAfter,
 		"probe_dhcp": &p.ProbeDHCP, "metadata_timeout": &p.MetadataTimeout,
 	}
+}
+
+// Set lists the keys that p sets, in the documented order.
+func (p Partial) Set() []string {
+	fields := p.fields()
+	var keys []string
+	for _, k := range Keys {
+		if !reflect.ValueOf(fields[k]).Elem().IsNil() {
+			keys = append(keys, k)
+		}
+	}
+	return keys
 }
 
 // decodeHint turns a yaml.v3 decoding error into a message about the value alone.

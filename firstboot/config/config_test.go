@@ -161,3 +161,16 @@ func write(t *testing.T, root, name, content string) {
 		t.Fatal(err)
 	}
 }
+
+func TestPartialSetListsSetKeysInOrder(t *testing.T) {
+	if got := (Partial{}).Set(); len(got) != 0 {
+		t.Errorf("empty Partial sets %q", got)
+	}
+	if got := Default().Full().Set(); !reflect.DeepEqual(got, Keys) {
+		t.Errorf("Full().Set() = %q, want every key %q", got, Keys)
+	}
+	yes, host := true, "h"
+	if got := (Partial{Hostname: &host, ForceIPv6: &yes}).Set(); !reflect.DeepEqual(got, []string{"force_ipv6", "hostname"}) {
+		t.Errorf("Set() = %q", got)
+	}
+}

@@ -15,6 +15,7 @@ import (
 	"github.com/hashicorp/packer-plugin-sdk/template/interpolate"
 
 	helperconfig "github.com/clearwater-aio/packer-plugin-clearwater/firstboot/config"
+	"github.com/clearwater-aio/packer-plugin-clearwater/internal/settings"
 )
 
 // Defaults of the provisioner's own options.
@@ -38,25 +39,11 @@ const (
 type Config struct {
 	common.PackerConfig `mapstructure:",squash"`
 
-	// The helper's settings (docs/provisioners/firstboot.mdx): a setting left unset is not
-	// written, so the helper's default applies.
-
 	// ForceIPv6 makes the node use IPv6 even when it has IPv4.
 	ForceIPv6 config.Trilean `mapstructure:"force_ipv6"`
-	// IPv6Timeout is how long a forced boot waits for IPv6 (Go duration syntax).
-	IPv6Timeout string `mapstructure:"ipv6_timeout"`
-	// IPv4Wait is how long an unforced boot waits for IPv4 before settling on IPv6 only.
-	IPv4Wait string `mapstructure:"ipv4_wait"`
-	// OnMissingIPv6 is fallback or fail: what a forced boot does without IPv6.
-	OnMissingIPv6 string `mapstructure:"on_missing_ipv6"`
-	// Interface pins the one interface whose addresses count.
-	Interface string `mapstructure:"interface"`
-	// IgnoreInterfaces are glob patterns of interfaces never used; [] ignores none.
-	IgnoreInterfaces []string `mapstructure:"ignore_interfaces"`
-	// Hostname is the node's host name in Clearwater's config.
-	Hostname string `mapstructure:"hostname"`
-	// ProbeDHCP lets the helper ask the network (DHCP, RA) what it offers.
-	ProbeDHCP config.Trilean `mapstructure:"probe_dhcp"`
+	// The helper's other settings (docs/provisioners/firstboot.mdx): a setting left unset is not
+	// written, so the helper's default applies.
+	settings.Settings `mapstructure:",squash"`
 
 	// InstallPath is where the helper binary goes (default DefaultInstallPath).
 	InstallPath string `mapstructure:"install_path"`
@@ -138,80 +125,11 @@ func (c *Config) executeCommand(d executeData) (string, error) {
 	return cmd, nil
 }
 
-// helperSettings returns the helper's settings that the template sets, checked by the helper's
-// own config package so that the plugin and the helper agree on what is valid. Every problem is
-// returned, each naming its option.
+// helperSettings returns the helper's settings that the template sets, every problem found
+// (each naming its option) in one error.
 func (c *Config) helperSettings() (helperconfig.Partial, error) {
-	var p helperconfig.Partial
-	var errs *packersdk.MultiError
-	check := func(one helperconfig.Partial) {
-		if err := one.Validate(); err != nil {
-			errs = packersdk.MultiErrorAppend(errs, optionError(err))
-		}
-	}
+	p, err := c.Settings.Partial()
 	p.ForceIPv6 = c.ForceIPv6.ToBoolPointer()
-	p.ProbeDHCP = c.ProbeDHCP.ToBoolPointer()
-	if c.OnMissingIPv6 != "" {
-		p.OnMissingIPv6 = &c.OnMissingIPv6
-		check(helperconfig.Partial{OnMissingIPv6: p.OnMissingIPv6})
-	}
-	if c.Interface != "" {
-		p.Interface = &c.Interface
-		check(helperconfig.Partial{Interface: p.Interface})
-	}
-	if c.IgnoreInterfaces != nil {
-		ig := append([]string{}, c.IgnoreInterfaces...)
-		p.IgnoreInterfaces = &ig
-		check(helperconfig.Partial{IgnoreInterfaces: p.IgnoreInterfaces})
-	}
-	if c.Hostname != "" {
-		p.Hostname = &c.Hostname
-		check(helperconfig.Partial{Hostname: p.Hostname})
-	}
-	for _, d := range []struct {
-		key string
-		in  string
-		out **helperconfig.Duration
-	}{{"ipv4_wait", c.IPv4Wait, &p.IPv4Wait}, {"ipv6_timeout", c.IPv6Timeout, &p.IPv6Timeout}} {
-		if d.in == "" {
-			continue
-		}
-		v, err := helperconfig.ParseDuration(d.in)
-		if err != nil {
-			errs = packersdk.MultiErrorAppend(errs, fmt.Errorf("%s: %v", d.key, err))
-			continue
-		}
-		hd := helperconfig.Duration(v)
-		*d.out = &hd
-	}
-	if errs != nil {
-		return p, errs
-	}
-	return p, nil
+	return p, err
 }
 
-// optionError rewords the helper config's error for a template option (no file to name).
-func optionError(err error) error {
-	var ce *helperconfig.Error
-	if errors.As(err, &ce) && ce.Key != "" {
-		return fmt.Errorf("%s: %s", ce.Key, ce.Msg)
-	}
-	return err
-}
-
-// setKeys lists the helper settings that p sets, in the helper's documented order.
-func setKeys(p helperconfig.Partial) []string {
-	set := map[string]bool{
-		"force_ipv6": p.ForceIPv6 != nil, "on_missing_ipv6": p.OnMissingIPv6 != nil,
-		"interface": p.Interface != nil, "ignore_interfaces": p.IgnoreInterfaces != nil,
-		"hostname": p.Hostname != nil, "ipv4_wait": p.IPv4Wait != nil,
-		"ipv6_timeout": p.IPv6Timeout != nil, "probe_dhcp": p.ProbeDHCP != nil,
-	}
-	var keys []string
-	for _, k := range helperconfig.Keys {
-		if set[k] {
-			keys = append(keys, k)
-		}
-	}
-	return keys
-}

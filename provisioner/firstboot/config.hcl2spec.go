@@ -19,13 +19,16 @@ type FlatConfig struct {
 	PackerUserVars            map[string]string `mapstructure:"packer_user_variables" cty:"packer_user_variables" hcl:"packer_user_variables"`
 	PackerSensitiveVars       []string          `mapstructure:"packer_sensitive_variables" cty:"packer_sensitive_variables" hcl:"packer_sensitive_variables"`
 	ForceIPv6                 *bool             `mapstructure:"force_ipv6" cty:"force_ipv6" hcl:"force_ipv6"`
-	IPv6Timeout               *string           `mapstructure:"ipv6_timeout" cty:"ipv6_timeout" hcl:"ipv6_timeout"`
-	IPv4Wait                  *string           `mapstructure:"ipv4_wait" cty:"ipv4_wait" hcl:"ipv4_wait"`
 	OnMissingIPv6             *string           `mapstructure:"on_missing_ipv6" cty:"on_missing_ipv6" hcl:"on_missing_ipv6"`
 	Interface                 *string           `mapstructure:"interface" cty:"interface" hcl:"interface"`
 	IgnoreInterfaces          []string          `mapstructure:"ignore_interfaces" cty:"ignore_interfaces" hcl:"ignore_interfaces"`
 	Hostname                  *string           `mapstructure:"hostname" cty:"hostname" hcl:"hostname"`
+	PublicIP                  *string           `mapstructure:"public_ip" cty:"public_ip" hcl:"public_ip"`
+	IPv4Wait                  *string           `mapstructure:"ipv4_wait" cty:"ipv4_wait" hcl:"ipv4_wait"`
+	IPv6Timeout               *string           `mapstructure:"ipv6_timeout" cty:"ipv6_timeout" hcl:"ipv6_timeout"`
+	ProbeAfter                *string           `mapstructure:"probe_after" cty:"probe_after" hcl:"probe_after"`
 	ProbeDHCP                 *bool             `mapstructure:"probe_dhcp" cty:"probe_dhcp" hcl:"probe_dhcp"`
+	MetadataTimeout           *string           `mapstructure:"metadata_timeout" cty:"metadata_timeout" hcl:"metadata_timeout"`
 	InstallPath               *string           `mapstructure:"install_path" cty:"install_path" hcl:"install_path"`
 	InitSystem                *string           `mapstructure:"init_system" cty:"init_system" hcl:"init_system"`
 	ExecuteCommand            *string           `mapstructure:"execute_command" cty:"execute_command" hcl:"execute_command"`
@@ -55,13 +58,16 @@ func (*FlatConfig) HCL2Spec() map[string]hcldec.Spec {
 		"packer_user_variables":       &hcldec.AttrSpec{Name: "packer_user_variables", Type: cty.Map(cty.String), Required: false},
 		"packer_sensitive_variables":  &hcldec.AttrSpec{Name: "packer_sensitive_variables", Type: cty.List(cty.String), Required: false},
 		"force_ipv6":                  &hcldec.AttrSpec{Name: "force_ipv6", Type: cty.Bool, Required: false},
-		"ipv6_timeout":                &hcldec.AttrSpec{Name: "ipv6_timeout", Type: cty.String, Required: false},
-		"ipv4_wait":                   &hcldec.AttrSpec{Name: "ipv4_wait", Type: cty.String, Required: false},
 		"on_missing_ipv6":             &hcldec.AttrSpec{Name: "on_missing_ipv6", Type: cty.String, Required: false},
 		"interface":                   &hcldec.AttrSpec{Name: "interface", Type: cty.String, Required: false},
 		"ignore_interfaces":           &hcldec.AttrSpec{Name: "ignore_interfaces", Type: cty.List(cty.String), Required: false},
 		"hostname":                    &hcldec.AttrSpec{Name: "hostname", Type: cty.String, Required: false},
+		"public_ip":                   &hcldec.AttrSpec{Name: "public_ip", Type: cty.String, Required: false},
+		"ipv4_wait":                   &hcldec.AttrSpec{Name: "ipv4_wait", Type: cty.String, Required: false},
+		"ipv6_timeout":                &hcldec.AttrSpec{Name: "ipv6_timeout", Type: cty.String, Required: false},
+		"probe_after":                 &hcldec.AttrSpec{Name: "probe_after", Type: cty.String, Required: false},
 		"probe_dhcp":                  &hcldec.AttrSpec{Name: "probe_dhcp", Type: cty.Bool, Required: false},
+		"metadata_timeout":            &hcldec.AttrSpec{Name: "metadata_timeout", Type: cty.String, Required: false},
 		"install_path":                &hcldec.AttrSpec{Name: "install_path", Type: cty.String, Required: false},
 		"init_system":                 &hcldec.AttrSpec{Name: "init_system", Type: cty.String, Required: false},
 		"execute_command":             &hcldec.AttrSpec{Name: "execute_command", Type: cty.String, Required: false},

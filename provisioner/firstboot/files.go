@@ -53,7 +53,7 @@ type initData struct {
 // helperFile renders /etc/clearwater/firstboot.yaml: the settings the template sets, after a
 // header that says where they came from.
 func helperFile(p helperconfig.Partial, buildName string) ([]byte, error) {
-	keys := setKeys(p)
+	keys := p.Set()
 	set := "none: every key takes the helper's default"
 	if len(keys) > 0 {
 		set = strings.Join(keys, ", ")
