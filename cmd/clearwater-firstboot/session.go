@@ -4,12 +4,14 @@ import (
 	"context"
 	"fmt"
 	"reflect"
+	"slices"
 	"sync"
 
 	"github.com/clearwater-aio/packer-plugin-clearwater/firstboot/config"
 	"github.com/clearwater-aio/packer-plugin-clearwater/firstboot/dhcpprobe"
 	"github.com/clearwater-aio/packer-plugin-clearwater/firstboot/live"
 	"github.com/clearwater-aio/packer-plugin-clearwater/firstboot/metadata"
+	"github.com/clearwater-aio/packer-plugin-clearwater/firstboot/netconf"
 	"github.com/clearwater-aio/packer-plugin-clearwater/firstboot/netstate"
 	"github.com/clearwater-aio/packer-plugin-clearwater/firstboot/policy"
 )
@@ -69,7 +71,9 @@ func (s *session) decide(ctx context.Context, cfg config.Config, rep *Report) (p
 	}
 	lc := live.Config{Input: in, IPv4Wait: cfg.IPv4Wait, IPv6Timeout: cfg.IPv6Timeout, ProbeAfter: cfg.ProbeAfter}
 	if cfg.ProbeDHCP {
-		lc.Probe = probe
+		lc.Probe = func(ctx context.Context, ipv6 bool, ifaces []string) []string {
+			return probe(ctx, s.o.root, ipv6, ifaces)
+		}
 	}
 	res, err := live.Wait(ctx, lc, netstate.Live, s.events)
 	rep.Reasons = append(rep.Reasons, res.Reasons...)
@@ -103,23 +107,36 @@ func (s *session) metadataUserData(ctx context.Context, o options, cfg config.Co
 }
 
 // probe asks, on every interface at once, whether the network offers the family the decision
-// waits for, to tell "not offered" from "offered, but the image did not configure it".
-func probe(ctx context.Context, ipv6 bool, ifaces []string) []string {
+// waits for, to tell "not offered" from "offered, but the image did not configure it". In the
+// second case it makes the image's network stack ask for it (netconf), unless the family arrived
+// meanwhile or the wait is over.
+func probe(ctx context.Context, root string, ipv6 bool, ifaces []string) []string {
 	family, run := "IPv4", dhcpprobe.ProbeV4
 	if ipv6 {
 		family, run = "IPv6", dhcpprobe.ProbeV6
 	}
-	out := make([]string, len(ifaces))
+	out := make([][]string, len(ifaces))
 	var wg sync.WaitGroup
 	for i, name := range ifaces {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			out[i] = probeReason(family, run(ctx, name))
+			r := run(ctx, name)
+			out[i] = []string{probeReason(family, r)}
+			if r.Offered() && ctx.Err() == nil && !hasFamily(ctx, name, ipv6) {
+				out[i] = append(out[i], netconf.Configure(ctx, root, netconf.FromProbe(r)).Reason)
+			}
 		}()
 	}
 	wg.Wait()
-	return out
+	return slices.Concat(out...)
+}
+
+// hasFamily reports whether iface has a usable address of the family now (a slow OS client
+// that took the lease while the probe ran needs no drop-in).
+func hasFamily(ctx context.Context, iface string, ipv6 bool) bool {
+	snap, err := netstate.Live(ctx)
+	return err == nil && len(policy.Candidates(snap, policy.Input{Interface: iface}, ipv6)) > 0
 }
 
 func probeReason(family string, r dhcpprobe.Result) string {
