@@ -299,3 +299,37 @@ func TestBuildInterrupted(t *testing.T) {
 		t.Errorf("output directory %s left behind", bc.out)
 	}
 }
+
+// TestBuildParallel runs two builds of the same source in one packer run
+// (packer runs them in parallel): loop device setup must not race.
+func TestBuildParallel(t *testing.T) {
+	bc := newBuildCase(t)
+	var sources, names []string
+	for _, n := range []string{"a", "b"} {
+		sources = append(sources, fmt.Sprintf(`source "clearwater-chroot" %q {
+  source_image     = %s
+  output_directory = %s
+  mount_path       = %s
+}`, n, strconv.Quote(bc.source), strconv.Quote(filepath.Join(bc.dir, "out-"+n)), strconv.Quote(filepath.Join(bc.dir, "mnt-"+n))))
+		names = append(names, `"source.clearwater-chroot.`+n+`"`)
+	}
+	tmpl := strings.Join(sources, "\n") + fmt.Sprintf(`
+build {
+  sources = [%s]
+  provisioner "shell" { inline = ["echo ${source.name} > /etc/which", "sleep 1"] }
+}
+`, strings.Join(names, ", "))
+	if err := os.WriteFile(filepath.Join(bc.dir, "p.pkr.hcl"), []byte(tmpl), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	res := bc.env.Build(t, bc.dir, "p.pkr.hcl")
+	if res.ExitCode != 0 {
+		t.Fatalf("parallel builds failed:\n%s", res.Output)
+	}
+	for _, n := range []string{"a", "b"} {
+		fs := extractPartition(t, filepath.Join(bc.dir, "out-"+n, n+".qcow2"), 2)
+		if got := debugfsCat(t, fs, "/etc/which"); got != n+"\n" {
+			t.Errorf("build %s wrote %q", n, got)
+		}
+	}
+}

@@ -88,13 +88,14 @@ func (c *Communicator) Upload(dst string, r io.Reader, fi *os.FileInfo) error {
 	}
 	defer root.Close()
 	mode := fs.FileMode(0o644)
-	if fi != nil {
-		mode = fileMode((*fi).Mode())
-	} else if st, err := root.Stat(rel); err == nil {
+	if st, err := root.Stat(rel); err == nil {
+		if st.IsDir() {
+			return fmt.Errorf("uploading to %s: it is a directory in the image", dst)
+		}
 		mode = fileMode(st.Mode())
 	}
-	if st, err := root.Stat(rel); err == nil && st.IsDir() {
-		return fmt.Errorf("uploading to %s: it is a directory in the image", dst)
+	if fi != nil {
+		mode = fileMode((*fi).Mode())
 	}
 	tmp := path.Join(path.Dir(rel), "."+path.Base(rel)+".upload-"+randomSuffix())
 	f, err := root.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
