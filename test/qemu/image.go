@@ -10,7 +10,9 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 )
 
 // buildScript is the Debian base image recipe, relative to the repository root.
@@ -26,6 +28,11 @@ func DebianImage(ctx context.Context, progress io.Writer) (string, error) {
 		return "", err
 	}
 	cmd := exec.CommandContext(ctx, filepath.Join(root, buildScript))
+	// On cancellation, SIGTERM the script's whole process group: bash runs its clean-up trap
+	// (unmount, remove the scratch root) only once debootstrap, its foreground child, is gone.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGTERM) }
+	cmd.WaitDelay = time.Minute
 	var stdout bytes.Buffer
 	cmd.Stdout = &stdout
 	if progress != nil {

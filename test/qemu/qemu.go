@@ -121,7 +121,10 @@ func Boot(ctx context.Context, opts Options) (vm *VM, err error) {
 	if err := os.WriteFile(vm.SerialLog, nil, 0o644); err != nil {
 		return nil, err
 	}
-	return vm, vm.start(ctx, opts, args)
+	if err := vm.start(ctx, opts, args); err != nil {
+		return nil, err
+	}
+	return vm, nil
 }
 
 func (o *Options) check() error {
@@ -252,6 +255,7 @@ func (vm *VM) Wait(ctx context.Context) error {
 	}
 }
 
+// exitErr is QEMU's exit error with its stderr; nil when it exited 0 (the guest powered off).
 func (vm *VM) exitErr() error {
 	if vm.err == nil {
 		return nil

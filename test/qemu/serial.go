@@ -37,7 +37,11 @@ func (vm *VM) WaitFor(ctx context.Context, re *regexp.Regexp) ([]string, error) 
 			return m, nil
 		}
 		if exited {
-			return nil, fmt.Errorf("qemu exited before the console matched %q (%v)\n%s", re, vm.exitErr(), vm.tail())
+			why := "the guest powered off"
+			if err := vm.exitErr(); err != nil {
+				why = err.Error()
+			}
+			return nil, fmt.Errorf("QEMU exited before the console matched %q: %s\n%s", re, why, vm.tail())
 		}
 		select {
 		case <-ctx.Done():
