@@ -219,6 +219,9 @@ func (h *helper) wait(t testing.TB) (report, int) {
 	if err := json.Unmarshal(h.stdout.Bytes(), &r); err != nil {
 		t.Fatalf("helper output is not one JSON object: %v\nstdout:\n%s\nstderr:\n%s", err, h.stdout.String(), h.stderr.String())
 	}
+	if _, bench := t.(*testing.B); bench {
+		return r, h.cmd.ProcessState.ExitCode()
+	}
 	t.Logf("helper exit %d after %s: %s %s degraded=%t\nreasons:\n  %s", h.cmd.ProcessState.ExitCode(),
 		h.ended.Sub(h.started).Round(time.Millisecond), r.Family, r.Address, r.Degraded, strings.Join(r.Reasons, "\n  "))
 	return r, h.cmd.ProcessState.ExitCode()
