@@ -27,10 +27,16 @@ type buildCase struct {
 // newBuildCase makes the test image (as qcow2) and a packer environment.
 func newBuildCase(t *testing.T) *buildCase {
 	t.Helper()
+	return newLabeledBuildCase(t, "dos")
+}
+
+// newLabeledBuildCase is newBuildCase with a "dos" or "gpt" label.
+func newLabeledBuildCase(t *testing.T, label string) *buildCase {
+	t.Helper()
 	requireRoot(t)
 	requireTools(t, "losetup", "blkid", "e2fsck", "resize2fs", "growpart", "dumpe2fs", "chroot")
 	env := packertest.New(t)
-	raw := makeTestImage(t)
+	raw := makeLabeledImage(t, label)
 	dir := t.TempDir()
 	src := filepath.Join(dir, "source.qcow2")
 	mustRun(t, "qemu-img", "convert", "-O", "qcow2", raw, src)
@@ -331,5 +337,39 @@ build {
 		if got := debugfsCat(t, fs, "/etc/which"); got != n+"\n" {
 			t.Errorf("build %s wrote %q", n, got)
 		}
+	}
+}
+
+// TestBuildGPT grows a GPT image as a raw output, with /boot named by
+// PARTUUID in its fstab.
+func TestBuildGPT(t *testing.T) {
+	bc := newLabeledBuildCase(t, "gpt")
+	tmpl := bc.template(t, "  source_image = "+strconv.Quote(bc.source)+"\n  disk_size = \"128M\"\n  format = \"raw\"",
+		`provisioner "shell" { inline = ["cat /boot/bootfile > /etc/from-boot"] }`)
+	res := bc.env.Build(t, bc.dir, tmpl)
+	if res.ExitCode != 0 {
+		t.Fatalf("packer build failed:\n%s", res.Output)
+	}
+	image := filepath.Join(bc.out, "t.raw")
+	table, err := hostDriver{}.Partitions(t.Context(), image)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if table.Label != "gpt" {
+		t.Errorf("label %q", table.Label)
+	}
+	if info, err := (hostDriver{}).ImageInfo(t.Context(), image); err != nil || info.Format != "raw" || info.VirtualSize != 128<<20 {
+		t.Errorf("output image info %+v, %v", info, err)
+	}
+	rootFS := extractPartition(t, image, 2)
+	if got := debugfsCat(t, rootFS, "/etc/from-boot"); got != "boot\n" {
+		t.Errorf("/boot was not mounted by PARTUUID: /etc/from-boot = %q", got)
+	}
+	if blocks := blockCount(t, rootFS); blocks*1024 < 100<<20 {
+		t.Errorf("root filesystem has %d blocks after disk_size = 128M", blocks)
+	}
+	// The grown GPT is sound (its backup header moved to the new end).
+	if out := mustRun(t, "sfdisk", "--verify", image); !strings.Contains(out, "No errors detected") {
+		t.Errorf("sfdisk --verify: %s", out)
 	}
 }

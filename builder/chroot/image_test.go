@@ -17,15 +17,31 @@ const (
 	testRootUUID = "0f0f0f0f-1111-4222-8333-444455556666"
 )
 
+// testBootPartUUID is the GPT test image's /boot partition UUID.
+const testBootPartUUID = "5a5a5a5a-1111-4222-8333-444455556666"
+
 // makeTestImage writes a raw disk image with a DOS label: partition 1 a
 // 16 MiB ext4 /boot holding /bootfile, partition 2 a 40 MiB ext4 root made
 // from a busybox root whose fstab mounts partition 1 at /boot by UUID.
 func makeTestImage(t *testing.T) string {
 	t.Helper()
+	return makeLabeledImage(t, "dos")
+}
+
+// makeLabeledImage is makeTestImage with a "dos" or "gpt" label; on GPT
+// the fstab names /boot by PARTUUID.
+func makeLabeledImage(t *testing.T, label string) string {
+	t.Helper()
 	requireTools(t, "sfdisk", "mkfs.ext4", "qemu-img", "debugfs")
 	dir := t.TempDir()
 	root := busyboxRoot(t)
-	fstab := fmt.Sprintf("# test image\nUUID=%s / ext4 defaults 0 1\nUUID=%s /boot ext4 defaults 0 2\n", testRootUUID, testBootUUID)
+	bootSpec := "UUID=" + testBootUUID
+	layout := "label: dos\nlabel-id: 0x1234abcd\nstart=2048, size=32768, type=83\nstart=34816, size=81920, type=83\n"
+	if label == "gpt" {
+		bootSpec = "PARTUUID=" + strings.ToUpper(testBootPartUUID)
+		layout = "label: gpt\nstart=2048, size=32768, uuid=" + testBootPartUUID + "\nstart=34816, size=81920\n"
+	}
+	fstab := fmt.Sprintf("# test image\nUUID=%s / ext4 defaults 0 1\n%s /boot ext4 defaults 0 2\n", testRootUUID, bootSpec)
 	if err := os.WriteFile(filepath.Join(root, "etc/fstab"), []byte(fstab), 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -51,7 +67,6 @@ func makeTestImage(t *testing.T) string {
 	if err := os.Truncate(img, 64*mib); err != nil {
 		t.Fatal(err)
 	}
-	layout := "label: dos\nlabel-id: 0x1234abcd\nstart=2048, size=32768, type=83\nstart=34816, size=81920, type=83\n"
 	sfdisk := mustCommand(t, "sfdisk", "--quiet", img)
 	sfdisk.Stdin = strings.NewReader(layout)
 	if out, err := sfdisk.CombinedOutput(); err != nil {
