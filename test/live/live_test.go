@@ -201,6 +201,33 @@ func TestOfferedButNotConfigured(t *testing.T) {
 			t.Errorf("applied with --root %s: %s", n.root, ran)
 		}
 	})
+	t.Run("slaac-networkd", func(t *testing.T) {
+		n := newNetwork(t, netnstest.DADOff, fastConfig)
+		const base = "[Match]\nName=eth0\n\n[Network]\nDHCP=ipv4\nIPv6AcceptRA=no\n"
+		n.put(t, "/etc/systemd/network/10-eth0.network", base)
+		// What networkd does with IPv6AcceptRA=no: the kernel ignores router advertisements.
+		n.cli.NS.Sysctl(t, "net/ipv6/conf/eth0/accept_ra", "0")
+		n.forceIPv6(t)
+		n.startDHCPv4(t)
+		n.startSLAAC(t)
+		h := n.start(t)
+		addr, _ := dhcp4(t, n.cli)
+		r, code := h.wait(t)
+		decided(t, n, r, code, "ipv4", addr, true)
+		if s := r.reason("offers IPv6 but this node has not configured it"); s == "" || !strings.Contains(s, "slaac "+slaac.String()) {
+			t.Errorf("no offered-but-not-configured verdict naming the SLAAC prefix: %q", r.Reasons)
+		}
+		dropin := "/etc/systemd/network/10-eth0.network.d/90-clearwater-firstboot.conf"
+		if got := n.read(dropin); got != netconf.Header+"[Network]\nDHCP=ipv4\nIPv6AcceptRA=yes\n" {
+			t.Errorf("networkd drop-in %s:\n%s", dropin, got)
+		}
+		if got := n.read("/etc/systemd/network/10-eth0.network"); got != base {
+			t.Errorf("the image's .network changed:\n%s", got)
+		}
+		if ran := n.applied(); ran != "" {
+			t.Errorf("applied with --root %s: %s", n.root, ran)
+		}
+	})
 	t.Run("dhcpv4-ifupdown", func(t *testing.T) {
 		n := newNetwork(t, netnstest.DADOff, fastConfig)
 		n.put(t, "/etc/network/interfaces", debianInterfaces)
