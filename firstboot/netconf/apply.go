@@ -26,7 +26,10 @@ func applyCommands(s Stack, iface string) [][]string {
 }
 
 // Apply makes the running system take the drop-in of stack for iface, with the stack's own
-// commands (found on PATH). It returns each command run; it stops at the first that fails.
+// commands (found on PATH): `netplan apply`; `networkctl reload` then `networkctl reconfigure
+// IF`; `ifup IF`. It returns each command run; it stops at the first that fails. ifupdown's ifup
+// does nothing for an interface it already brought up: a stanza added to such an interface takes
+// effect at the next boot (netconf never takes an interface down).
 func Apply(ctx context.Context, s Stack, iface string) ([]string, error) {
 	cmds := applyCommands(s, iface)
 	if cmds == nil {

@@ -27,6 +27,7 @@ import (
 	"fmt"
 	"path/filepath"
 	"strings"
+	"sync"
 
 	"github.com/clearwater-aio/packer-plugin-clearwater/firstboot/dhcpprobe"
 )
@@ -111,11 +112,18 @@ type Result struct {
 	Reason  string   // for a person: what was done, or why not
 }
 
-// Write detects the stack under root and writes (or extends) its drop-in for req.
+// writeMu serializes Writes: each reads the drop-in, adds to it and replaces it, and the helper
+// probes several interfaces at once.
+var writeMu sync.Mutex
+
+// Write detects the stack under root and writes (or extends) its drop-in for req. It is safe
+// for concurrent use within a process.
 func Write(root string, req Request) (Result, error) {
 	if req.Interface == "" || strings.ContainsAny(req.Interface, "/ \t\n") || req.Empty() {
 		return Result{}, fmt.Errorf("netconf: bad request %+v", req)
 	}
+	writeMu.Lock()
+	defer writeMu.Unlock()
 	for _, s := range stacks {
 		res, ok, err := s(root, req)
 		if ok || err != nil {

@@ -409,3 +409,25 @@ func TestINI(t *testing.T) {
 		t.Error("parseDHCP")
 	}
 }
+
+// The helper probes interfaces at once: concurrent requests all end up in the one drop-in.
+func TestConcurrentWrites(t *testing.T) {
+	root := mkroot(t, map[string]string{"/etc/netplan/50-cloud-init.yaml": cloudInitNetplan})
+	names := []string{"eth0", "eth1", "eth2", "eth3", "eth4", "eth5", "eth6", "eth7"}
+	errs := make(chan error, len(names))
+	for _, n := range names {
+		go func() {
+			_, err := Write(root, Request{Interface: n, DHCPv4: true})
+			errs <- err
+		}()
+	}
+	for range names {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	doc := netplanShape(t, read(t, root, NetplanFile))
+	if len(doc.Network.Ethernets) != len(names) {
+		t.Errorf("ethernets = %v, want all of %v", doc.Network.Ethernets, names)
+	}
+}
