@@ -14,10 +14,10 @@ import (
 	"testing"
 )
 
-// snap returns the flags for one of the example snapshots (captured in real namespaces by
-// example/snapshots/capture.sh).
+// snap returns the flags for one of the snapshots captured in real namespaces by
+// firstboot/netstate/testdata/capture.sh.
 func snap(name string) []string {
-	dir := filepath.Join("..", "..", "example", "snapshots", name)
+	dir := filepath.Join("..", "..", "firstboot", "netstate", "testdata", name)
 	return []string{"--addrs", filepath.Join(dir, "addrs.json"), "--routes", filepath.Join(dir, "routes.json")}
 }
 
@@ -169,8 +169,8 @@ func TestAddressChangeClearsClusterState(t *testing.T) {
 	}
 	put(t, root, "etc/clearwater/cluster_settings", "servers=old\n")
 	put(t, root, "var/lib/clearwater-etcd/member/wal", "x")
-	r := cli(t, decideArgs("run", root, snap("ipv6-only")...)...)
-	if r.code != exitDecided || r.rep.Family != "ipv6" || r.rep.Address != "2001:db8:1::10" {
+	r := cli(t, decideArgs("run", root, snap("ipv6-slaac")...)...)
+	if r.code != exitDecided || r.rep.Family != "ipv6" || r.rep.Address != "2001:db8:1::ff:fe00:2" {
 		t.Fatalf("run = %d %+v", r.code, r.rep)
 	}
 	if _, err := os.Stat(filepath.Join(root, "etc/clearwater/cluster_settings")); !os.IsNotExist(err) {
@@ -179,7 +179,7 @@ func TestAddressChangeClearsClusterState(t *testing.T) {
 	if ents, _ := os.ReadDir(filepath.Join(root, "var/lib/clearwater-etcd")); len(ents) != 0 {
 		t.Errorf("clearwater-etcd not emptied: %v", ents)
 	}
-	if !strings.Contains(read(t, root, "etc/clearwater/shared_config"), "hs_hostname=[2001:db8:1::10]:8888") {
+	if !strings.Contains(read(t, root, "etc/clearwater/shared_config"), "hs_hostname=[2001:db8:1::ff:fe00:2]:8888") {
 		t.Errorf("shared_config lacks the bracketed IPv6 form")
 	}
 	if !hasSubstring(r.rep.Warnings, "WebSockets") {
@@ -272,7 +272,7 @@ func TestForcedWithoutIPv6(t *testing.T) {
 
 func TestNoAddressWritesNothingAndSaysWhy(t *testing.T) {
 	root := t.TempDir()
-	r := cli(t, decideArgs("run", root, snap("no-address")...)...)
+	r := cli(t, decideArgs("run", root, snap("loopback-only")...)...)
 	if r.code != exitNoAddress || r.rep.Family != "" || r.rep.Address != "" || r.rep.Error == "" {
 		t.Fatalf("no address: %d %+v", r.code, r.rep)
 	}
@@ -337,13 +337,13 @@ func TestStatusAfterRun(t *testing.T) {
 	if st := cli(t, "status", "--root", root); st.code != exitNoAddress || !strings.Contains(st.stderr, "has not run") {
 		t.Errorf("status before any run = %d %q", st.code, st.stderr)
 	}
-	cli(t, decideArgs("run", root, snap("ipv6-only")...)...)
+	cli(t, decideArgs("run", root, snap("ipv6-slaac")...)...)
 	st := cli(t, "status", "--root", root)
-	if st.code != exitDecided || !strings.Contains(st.stdout, "ipv6 2001:db8:1::10 on eth0") {
+	if st.code != exitDecided || !strings.Contains(st.stdout, "ipv6 2001:db8:1::ff:fe00:2 on eth0") {
 		t.Errorf("status = %d\n%s", st.code, st.stdout)
 	}
 	js := cli(t, "status", "--root", root, "--json")
-	if js.rep.Address != "2001:db8:1::10" || js.rep.Time == "" || js.rep.Mode != "run" {
+	if js.rep.Address != "2001:db8:1::ff:fe00:2" || js.rep.Time == "" || js.rep.Mode != "run" {
 		t.Errorf("status --json = %+v", js.rep)
 	}
 }

@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/clearwater-aio/packer-plugin-clearwater/internal/netnstest"
 )
 
 // summary is what a snapshot says that does not change between two captures of one scenario:
@@ -37,7 +39,7 @@ func summary(s Snapshot) []string {
 // TestCaptureScript reruns testdata/capture.sh and checks that it reproduces the committed
 // fixtures and leaves no namespace behind.
 func TestCaptureScript(t *testing.T) {
-	requireNetns(t)
+	netnstest.Require(t)
 	if _, err := exec.LookPath("radvd"); err != nil {
 		if os.Getenv("CI") == "true" {
 			t.Fatal("needs radvd (CI=true)")

@@ -4,66 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
-	"os/exec"
 	"reflect"
-	"runtime"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
-	"golang.org/x/sys/unix"
+	"github.com/clearwater-aio/packer-plugin-clearwater/internal/netnstest"
 )
-
-// requireNetns skips without root or ip, except under CI=true where that is a failure.
-func requireNetns(t *testing.T) {
-	t.Helper()
-	why := ""
-	if os.Geteuid() != 0 {
-		why = "needs root for network namespaces"
-	} else if _, err := exec.LookPath("ip"); err != nil {
-		why = "needs the ip command"
-	}
-	if why == "" {
-		return
-	}
-	if os.Getenv("CI") == "true" {
-		t.Fatal(why + " (CI=true)")
-	}
-	t.Skip(why)
-}
-
-var nsSeq atomic.Int32
-
-// newNS makes a network namespace with lo up, deleted (with its links) when the test ends.
-func newNS(t *testing.T) string {
-	t.Helper()
-	name := fmt.Sprintf("netstate-%d-%d", os.Getpid(), nsSeq.Add(1))
-	run(t, "ip", "netns", "add", name)
-	t.Cleanup(func() {
-		if out, err := exec.Command("ip", "netns", "del", name).CombinedOutput(); err != nil {
-			t.Errorf("ip netns del %s: %v: %s", name, err, out)
-		}
-	})
-	run(t, "ip", "-n", name, "link", "set", "dev", "lo", "up")
-	return name
-}
-
-// run runs a command, bounded in time, and fails the test when it fails. It returns stdout.
-func run(t *testing.T, args ...string) []byte {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, args[0], args[1:]...)
-	var stderr strings.Builder
-	cmd.Stderr = &stderr
-	out, err := cmd.Output()
-	if err != nil {
-		t.Fatalf("%s: %v: %s", strings.Join(args, " "), err, stderr.String())
-	}
-	return out
-}
 
 // waitFor polls cond every 50 ms for at most 10 s.
 func waitFor(t *testing.T, what string, cond func() bool) {
@@ -76,44 +23,25 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 	t.Fatalf("timed out waiting for %s", what)
 }
 
-// liveIn runs Live on a thread that has entered namespace ns. The thread stays locked, so the
-// runtime ends it with its goroutine instead of reusing it in the wrong namespace.
-func liveIn(ctx context.Context, ns string) (Snapshot, error) {
-	type result struct {
-		s   Snapshot
-		err error
-	}
-	c := make(chan result, 1)
-	go func() {
-		runtime.LockOSThread()
-		fd, err := unix.Open("/run/netns/"+ns, unix.O_RDONLY|unix.O_CLOEXEC, 0)
-		if err != nil {
-			c <- result{err: err}
-			return
-		}
-		err = unix.Setns(fd, unix.CLONE_NEWNET)
-		unix.Close(fd)
-		if err != nil {
-			c <- result{err: err}
-			return
-		}
-		s, err := Live(ctx)
-		c <- result{s, err}
-	}()
-	r := <-c
-	return r.s, r.err
+// liveIn runs Live inside namespace ns.
+func liveIn(ctx context.Context, ns *netnstest.NS) (Snapshot, error) {
+	var s Snapshot
+	err := ns.Do(func() error {
+		var err error
+		s, err = Live(ctx)
+		return err
+	})
+	return s, err
 }
 
 // ipSnapshot parses what ip prints in namespace ns right now.
-func ipSnapshot(t *testing.T, ns string) Snapshot {
+func ipSnapshot(t *testing.T, ns *netnstest.NS) Snapshot {
 	t.Helper()
-	links, err := ParseAddrs(run(t, "ip", "-n", ns, "-j", "addr", "show"))
+	links, err := ParseAddrs([]byte(ns.IP(t, "-j", "addr", "show")))
 	if err != nil {
 		t.Fatal(err)
 	}
-	routes := append(run(t, "ip", "-n", ns, "-j", "route", "show", "default"),
-		run(t, "ip", "-n", ns, "-6", "-j", "route", "show", "default")...)
-	rs, err := ParseRoutes(routes)
+	rs, err := ParseRoutes([]byte(ns.IP(t, "-j", "route", "show", "default") + ns.IP(t, "-6", "-j", "route", "show", "default")))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -122,20 +50,21 @@ func ipSnapshot(t *testing.T, ns string) Snapshot {
 
 // buildHost gives namespace ns one of each kind of address and link the decision cares about,
 // with a peer namespace on the other end of its veths.
-func buildHost(t *testing.T, ns, peer string) {
-	ipn := func(args ...string) { run(t, append([]string{"ip", "-n", ns}, args...)...) }
-	sysctl := func(kv ...string) { run(t, append([]string{"ip", "netns", "exec", ns, "sysctl", "-qw"}, kv...)...) }
-	sysctl("net.ipv6.conf.default.use_tempaddr=2")
+func buildHost(t *testing.T, ns, peer *netnstest.NS) {
+	ns.Sysctl(t, "net.ipv6.conf.default.use_tempaddr", "2")
 	for i, name := range []string{"eth0", "eth1", "eth2"} {
-		run(t, "ip", "link", "add", name, "netns", ns, "type", "veth", "peer", "name", fmt.Sprintf("p%d", i), "netns", peer)
+		p := fmt.Sprintf("p%d", i)
+		netnstest.Veth(t, ns, peer, netnstest.VethConfig{NameA: name, NameB: p, DADA: netnstest.DADDefault, Down: true})
 		// DAD of 100 probes 10 s apart: a tentative address stays tentative for the whole test.
-		sysctl("net.ipv6.conf."+name+".dad_transmits=100", "net.ipv6.neigh."+name+".retrans_time_ms=10000")
-		run(t, "ip", "-n", peer, "link", "set", "dev", fmt.Sprintf("p%d", i), "up")
+		ns.Sysctl(t, "net.ipv6.conf."+name+".dad_transmits", "100")
+		ns.Sysctl(t, "net.ipv6.neigh."+name+".retrans_time_ms", "10000")
+		peer.IP(t, "link", "set", "dev", p, "up")
 	}
-	sysctl("net.ipv6.conf.eth1.optimistic_dad=1", "net.ipv6.conf.eth1.use_optimistic=1")
-	run(t, "ip", "-n", peer, "addr", "add", "2001:db8:1::20/64", "dev", "p0", "nodad")
-	ipn("link", "set", "dev", "eth0", "up")
-	ipn("link", "set", "dev", "eth1", "up")
+	ns.Sysctl(t, "net.ipv6.conf.eth1.optimistic_dad", "1")
+	ns.Sysctl(t, "net.ipv6.conf.eth1.use_optimistic", "1")
+	peer.IP(t, "addr", "add", "2001:db8:1::20/64", "dev", "p0", "nodad")
+	ns.IP(t, "link", "set", "dev", "eth0", "up")
+	ns.IP(t, "link", "set", "dev", "eth1", "up")
 	for _, a := range [][]string{
 		{"192.0.2.10/24", "valid_lft", "3600", "preferred_lft", "3000"}, // DHCP-like
 		{"192.0.2.11/24"},
@@ -148,21 +77,21 @@ func buildHost(t *testing.T, ns, peer string) {
 		{"fd00:1::10/64", "nodad"},
 		{"2001:db8:1::20/64"}, // the peer has it: dadfailed
 	} {
-		ipn(append([]string{"addr", "add", a[0], "dev", "eth0"}, a[1:]...)...)
+		ns.IP(t, append([]string{"addr", "add", a[0], "dev", "eth0"}, a[1:]...)...)
 	}
-	ipn("addr", "add", "2001:db8:2::10/64", "dev", "eth1") // optimistic
-	ipn("addr", "add", "203.0.113.5/24", "dev", "eth2")    // eth2 stays down
-	ipn("route", "add", "default", "via", "192.0.2.1", "dev", "eth0")
-	ipn("route", "add", "default", "via", "2001:db8:2::1", "dev", "eth1", "metric", "100")
-	ipn("route", "add", "default", "via", "2001:db8:1::1", "dev", "eth0", "metric", "200")
+	ns.IP(t, "addr", "add", "2001:db8:2::10/64", "dev", "eth1") // optimistic
+	ns.IP(t, "addr", "add", "203.0.113.5/24", "dev", "eth2")    // eth2 stays down
+	ns.IP(t, "route", "add", "default", "via", "192.0.2.1", "dev", "eth0")
+	ns.IP(t, "route", "add", "default", "via", "2001:db8:2::1", "dev", "eth1", "metric", "100")
+	ns.IP(t, "route", "add", "default", "via", "2001:db8:1::1", "dev", "eth0", "metric", "200")
 	waitFor(t, "dadfailed on 2001:db8:1::20", func() bool {
-		return strings.Contains(string(run(t, "ip", "-n", ns, "addr", "show", "dev", "eth0")), "dadfailed")
+		return strings.Contains(ns.IP(t, "addr", "show", "dev", "eth0"), "dadfailed")
 	})
 }
 
 func TestLiveMatchesIP(t *testing.T) {
-	requireNetns(t)
-	ns, peer := newNS(t), newNS(t)
+	netnstest.Require(t)
+	ns, peer := netnstest.New(t), netnstest.New(t)
 	buildHost(t, ns, peer)
 
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
@@ -238,8 +167,8 @@ func near(x, y uint32) bool {
 }
 
 func TestLiveCanceled(t *testing.T) {
-	requireNetns(t)
-	ns := newNS(t)
+	netnstest.Require(t)
+	ns := netnstest.New(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	if _, err := liveIn(ctx, ns); !errors.Is(err, context.Canceled) {
