@@ -7,9 +7,11 @@ import (
 	"io/fs"
 	"net/netip"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"gopkg.in/yaml.v3"
 
@@ -429,5 +431,48 @@ func TestConcurrentWrites(t *testing.T) {
 	doc := netplanShape(t, read(t, root, NetplanFile))
 	if len(doc.Network.Ethernets) != len(names) {
 		t.Errorf("ethernets = %v, want all of %v", doc.Network.Ethernets, names)
+	}
+}
+
+// netplan itself as the oracle: `netplan generate --root-dir` reads the operator's files and the
+// drop-in together and renders systemd-networkd config, which must now enable what was asked on
+// the operator's own definition (the drop-in merges into it, it does not define a second one).
+func TestNetplanGenerate(t *testing.T) {
+	bin, err := exec.LookPath("netplan")
+	if err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("netplan not found (CI=true, so this is a failure): apt-get install netplan.io")
+		}
+		t.Skip("netplan not found (apt-get install netplan.io)")
+	}
+	for _, c := range []struct{ name, config, iface, id, dhcp string }{
+		{"cloud-init", cloudInitNetplan, "eth0", "eth0", "yes"},
+		{"set-name", "network:\n  version: 2\n  ethernets:\n    nic0:\n      match: {macaddress: '52:54:00:00:00:01'}\n      set-name: lan0\n      dhcp4: true\n", "lan0", "nic0", "yes"},
+		{"match-glob", "network:\n  version: 2\n  ethernets:\n    all-en:\n      match: {name: 'en*'}\n", "ens3", "all-en", "ipv6"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			root := mkroot(t, map[string]string{"/etc/netplan/50-base.yaml": c.config})
+			os.Chmod(filepath.Join(root, "etc/netplan/50-base.yaml"), 0o600)
+			if _, err := Write(root, Request{Interface: c.iface, DHCPv6: true, AcceptRA: true}); err != nil {
+				t.Fatal(err)
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			out, err := exec.CommandContext(ctx, bin, "generate", "--root-dir", root).CombinedOutput()
+			if err != nil {
+				t.Fatalf("netplan generate: %v: %s", err, out)
+			}
+			rendered := glob(root, "/run/systemd/network", ".network")
+			if len(rendered) != 1 || filepath.Base(rendered[0]) != "10-netplan-"+c.id+".network" {
+				t.Fatalf("netplan rendered %v, want only 10-netplan-%s.network", rendered, c.id)
+			}
+			ini := parseINI([]byte(read(t, root, rendered[0])))
+			if v, _ := ini.last("Network", "DHCP"); v != c.dhcp {
+				t.Errorf("rendered DHCP=%q, want %q", v, c.dhcp)
+			}
+			if v, _ := ini.last("Network", "IPv6AcceptRA"); v != "yes" {
+				t.Errorf("rendered IPv6AcceptRA=%q, want yes", v)
+			}
+		})
 	}
 }
