@@ -1,6 +1,8 @@
 package live
 
 import (
+	"net"
+	"net/http"
 	"net/netip"
 	"strings"
 	"testing"
@@ -345,4 +347,41 @@ func TestHostileRAUnspecifiedPrefix(t *testing.T) {
 	addr, _ := dhcp4(t, n.cli)
 	r, code := h.wait(t)
 	decided(t, n, r, code, "ipv4", addr, true)
+}
+
+// No local user-data: the helper asks the metadata service (here over IPv6 link-local, as
+// OpenStack serves it on fe80::a9fe:a9fe) once an address is usable; its user-data forces IPv6,
+// so the helper decides again and takes the SLAAC address instead of the IPv4 it chose first.
+func TestMetadataUserDataForcesIPv6(t *testing.T) {
+	n := newNetwork(t, netnstest.DADOff, "ipv4_wait: 2s\nipv6_timeout: 3s\nprobe_after: 500ms\nmetadata_timeout: 3s\n")
+	n.srv.AddAddr(t, "fe80::a9fe:a9fe/64")
+	var l net.Listener
+	if err := n.srv.NS.Do(func() (err error) { l, err = net.Listen("tcp", "[fe80::a9fe:a9fe%rtr0]:80"); return err }); err != nil {
+		t.Fatal(err)
+	}
+	asked := make(chan string, 4)
+	s := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		asked <- r.URL.Path
+		w.Write([]byte("#cloud-config\nclearwater:\n  force_ipv6: true\n"))
+	})}
+	go s.Serve(l)
+	t.Cleanup(func() { s.Close() })
+	n.startDHCPv4(t)
+	n.startSLAAC(t)
+	h := n.start(t)
+	v6 := slaacAddr(t, n.cli, slaac)
+	dhcp4(t, n.cli)
+	r, code := h.wait(t)
+	decided(t, n, r, code, "ipv6", v6, false)
+	if !r.ForceIPv6 || r.ForceSource != "user-data:clearwater" || r.reason("deciding again") == "" {
+		t.Errorf("force_ipv6=%t from %q; reasons %q", r.ForceIPv6, r.ForceSource, r.Reasons)
+	}
+	select {
+	case p := <-asked:
+		if p != "/openstack/latest/user_data" {
+			t.Errorf("asked for %s", p)
+		}
+	default:
+		t.Error("the metadata service was never asked")
+	}
 }
