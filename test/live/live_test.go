@@ -104,20 +104,35 @@ func TestDualStack(t *testing.T) {
 	}
 }
 
+// Forced on a dual-stack network: IPv6 wins over the IPv4 that is there first. With the kernel's
+// DAD on, the SLAAC address is tentative for a while: the helper must wait past it.
 func TestDualStackForced(t *testing.T) {
-	n := newNetwork(t, netnstest.DADOff, fastConfig)
-	n.forceIPv6(t)
-	n.startDHCPv4(t)
-	n.startSLAAC(t)
-	h := n.start(t)
-	dhcp4(t, n.cli)
-	r, code := h.wait(t)
-	decided(t, n, r, code, "ipv6", slaacAddr(t, n.cli, slaac), false)
-	if !r.ForceIPv6 || r.ForceSource != "marker" {
-		t.Errorf("force_ipv6=%t from %q, want true from marker", r.ForceIPv6, r.ForceSource)
-	}
-	if len(r.Warnings) == 0 {
-		t.Error("IPv6 chosen without the WebSockets warning")
+	for _, c := range []struct {
+		name string
+		dad  netnstest.DAD
+	}{{"dad-off", netnstest.DADOff}, {"dad", netnstest.DADDefault}} {
+		t.Run(c.name, func(t *testing.T) {
+			n := newNetwork(t, c.dad, "ipv4_wait: 2s\nipv6_timeout: 8s\nprobe_after: 5s\nmetadata_timeout: 0s\n")
+			n.forceIPv6(t)
+			n.startDHCPv4(t)
+			h := n.start(t)
+			dhcp4(t, n.cli)
+			n.startSLAAC(t)
+			usable := usableIPv6(t, n.cli, slaac.Contains)
+			r, code := h.wait(t)
+			decided(t, n, r, code, "ipv6", slaacAddr(t, n.cli, slaac), false)
+			if !r.ForceIPv6 || r.ForceSource != "marker" {
+				t.Errorf("force_ipv6=%t from %q, want true from marker", r.ForceIPv6, r.ForceSource)
+			}
+			if len(r.Warnings) == 0 {
+				t.Error("IPv6 chosen without the WebSockets warning")
+			}
+			// usable is when this test saw the address past DAD (it polls every 5 ms): a helper
+			// that took it while tentative would have exited well before.
+			if h.ended.Before(usable.Add(-20 * time.Millisecond)) {
+				t.Errorf("the helper exited %s before the address was usable", usable.Sub(h.ended))
+			}
+		})
 	}
 }
 
