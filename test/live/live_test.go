@@ -400,3 +400,19 @@ func TestMetadataUserDataForcesIPv6(t *testing.T) {
 		t.Error("the metadata service was never asked")
 	}
 }
+
+// The NIC gets its carrier only after probe_after (slow autonegotiation, a late driver): the
+// helper must still probe once the link is up, not give up on "no interface to probe".
+func TestProbeAfterLateCarrier(t *testing.T) {
+	n := newNetwork(t, netnstest.DADOff, "ipv4_wait: 2s\nipv6_timeout: 3s\nprobe_after: 300ms\nmetadata_timeout: 0s\n")
+	n.startDHCPv4(t)
+	n.cli.Down(t)
+	h := n.start(t)
+	time.Sleep(800 * time.Millisecond)
+	n.cli.Up(t)
+	r, code := h.wait(t)
+	nothingWritten(t, n, r, code)
+	if s := r.reason("offers IPv4 but this node has not configured it"); s == "" || !strings.Contains(s, "dhcpv4 "+lease4.String()) {
+		t.Errorf("no probe of eth0 once it came up: %q", r.Reasons)
+	}
+}
