@@ -60,6 +60,9 @@ func Wait(ctx context.Context, cfg Config, snap Snapshotter, events <-chan struc
 			w.res.Decision, w.res.Snapshot = d, s
 			return w.finish(), nil
 		}
+		if w.probeDue && len(policy.Candidates(s, cfg.Input, w.needIPv6())) == 0 {
+			w.startProbe(ctx, s)
+		}
 		deadline.Reset(w.nextDeadline(elapsed))
 		select {
 		case <-ctx.Done():
@@ -68,9 +71,7 @@ func Wait(ctx context.Context, cfg Config, snap Snapshotter, events <-chan struc
 			w.res.Events++
 		case <-deadline.C:
 		case <-probeAt.C:
-			if len(policy.Candidates(s, cfg.Input, w.needIPv6())) == 0 {
-				w.startProbe(ctx, s)
-			}
+			w.probeDue = true // started on the next snapshot that still lacks the family
 		case reasons := <-w.probeDone:
 			w.res.Reasons = append(w.res.Reasons, reasons...)
 			w.probeDone = nil
@@ -82,6 +83,8 @@ type waiter struct {
 	cfg         Config
 	start       time.Time
 	res         Result
+	probeDue    bool // probe_after has passed and no probe has started yet
+	noIfaceSaid bool
 	probeDone   chan []string
 	cancelProbe context.CancelFunc
 }
@@ -143,16 +146,22 @@ func (w *waiter) note(s netstate.Snapshot, in policy.Input, v4, v6 bool, elapsed
 }
 
 // startProbe asks the network about the missing family, once, in the background: addresses may
-// still arrive while it runs, and the decision never waits for it.
+// still arrive while it runs, and the decision never waits for it. With no interface to probe
+// yet (a NIC whose carrier comes late), it stays due until a later snapshot has one.
 func (w *waiter) startProbe(ctx context.Context, s netstate.Snapshot) {
-	if w.cfg.Probe == nil || w.cancelProbe != nil {
+	if w.cfg.Probe == nil {
+		w.probeDue = false
 		return
 	}
 	ifaces := probeInterfaces(s, w.cfg.Input)
 	if len(ifaces) == 0 {
-		w.res.Reasons = append(w.res.Reasons, "no interface to probe: none is up and not ignored")
+		if !w.noIfaceSaid {
+			w.res.Reasons = append(w.res.Reasons, "no interface to probe yet: none is up and not ignored")
+			w.noIfaceSaid = true
+		}
 		return
 	}
+	w.probeDue = false
 	pctx, cancel := context.WithCancel(ctx)
 	w.cancelProbe = cancel
 	w.probeDone = make(chan []string, 1)

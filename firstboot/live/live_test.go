@@ -163,3 +163,27 @@ func contains(list []string, sub string) bool {
 	}
 	return false
 }
+
+// A NIC whose carrier comes after probe_after is still probed once it is up.
+func TestProbeWaitsForALinkThatComesUpLate(t *testing.T) {
+	down := host()
+	down.Links[1].Up, down.Links[1].LowerUp, down.Links[1].OperState = false, false, "DOWN"
+	n := newNetwork(down, host(), host("192.0.2.10/24"))
+	c := cfg(false, time.Hour, time.Hour)
+	c.ProbeAfter = 10 * time.Millisecond
+	probed := make(chan struct{})
+	c.Probe = func(ctx context.Context, ipv6 bool, ifaces []string) []string {
+		close(probed)
+		return []string{"probe eth0: offered dhcpv4"}
+	}
+	go func() {
+		time.Sleep(50 * time.Millisecond) // past probe_after, with the link still down
+		n.change()                        // the carrier comes
+		<-probed
+		n.change() // then the OS configures the lease
+	}()
+	r := wait(t, c, n)
+	if r.Decision.Family != policy.IPv4 || !contains(r.Reasons, "offered dhcpv4") || !contains(r.Reasons, "no interface to probe yet") {
+		t.Fatalf("got %+v", r)
+	}
+}

@@ -158,9 +158,10 @@ func TestDecideSynthetic(t *testing.T) {
 	}{
 		{"never a zero, broadcast, multicast, loopback or mapped address", netstate.Snapshot{Links: []netstate.Link{link(2, "eth0",
 			netstate.Addr{}, a("0.0.0.0/0"), a("::/0"), a("255.255.255.255/32"), a("224.0.0.1/32"), a("ff02::1/128"),
-			a("127.0.0.2/8"), a("::1/128"), a("::ffff:192.0.2.1/128"))}}, Input{},
+			a("127.0.0.2/8"), a("::1/128"), a("::ffff:192.0.2.1/128"), a("::d44e:8eff:fec1:4df0/64"))}}, Input{},
 			want{err: "no usable", reasons: []string{"0.0.0.0 on eth0 is not a routable unicast address", ":: on eth0 is not a routable",
-				"::ffff:192.0.2.1 on eth0 is not a routable", "invalid IP on eth0 is not a valid address"}}},
+				"::ffff:192.0.2.1 on eth0 is not a routable", "invalid IP on eth0 is not a valid address",
+				"::d44e:8eff:fec1:4df0 on eth0 is not a routable"}}},
 		{"IPv4 link-local and host scope", netstate.Snapshot{Links: []netstate.Link{link(2, "eth0", a("169.254.3.4/16"), host, a("fe80::1/64"))}}, Input{},
 			want{err: "no usable", reasons: []string{"169.254.3.4 on eth0 is link-local", "10.9.9.9 on eth0 has host scope", "fe80::1 on eth0 is link-local"}}},
 		{"optimistic DAD is still tentative", netstate.Snapshot{Links: []netstate.Link{link(2, "eth0", optimistic)}}, Input{ForceIPv6: true, OnMissingIPv6: Fail},

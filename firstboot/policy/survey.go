@@ -102,7 +102,8 @@ func unusable(a netstate.Addr) string {
 		return "has " + a.Scope + " scope"
 	case ip.IsLinkLocalUnicast():
 		return "is link-local"
-	case !ip.IsGlobalUnicast() || ip.Is4In6():
+	case !ip.IsGlobalUnicast() || ip.Is4In6() || ip.Is6() && ip.As16()[0] == 0:
+		// ::/8 is reserved, yet a router advertising ::/64 makes the kernel build such an address.
 		return "is not a routable unicast address"
 	case a.DADFailed:
 		return "failed duplicate address detection (dadfailed): another host on the link has it"
