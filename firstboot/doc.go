@@ -13,4 +13,5 @@
 //   - live:      wait on netlink events until the addresses the decision needs are usable
 //   - dhcpprobe: ask the network what it offers (DHCPv4, DHCPv6, router advertisements)
 //   - metadata:  user-data from the OpenStack metadata service (IPv4 and IPv6 link-local)
+//   - netconf:   a drop-in for the image's network stack when it did not ask for an offered family
 package firstboot
