@@ -1,7 +1,8 @@
 #!/bin/bash
 # build.sh builds a bootable Debian qcow2 (BIOS/MBR, one ext4 root partition, GRUB, the cloud
 # kernel, systemd, cloud-init driving systemd-networkd, serial console on ttyS0) from Debian's
-# packages, with no mount and no loop device.
+# packages, without loop devices or mounts of its own (debootstrap mounts /proc and /sys in the
+# new root while it runs; the exit trap unmounts whatever is left there, on failure too).
 #
 #   images/debian/build.sh [--install-deps] [--force]
 #
