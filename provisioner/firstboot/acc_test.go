@@ -254,7 +254,7 @@ func TestAccPackerBuild(t *testing.T) {
 
 	// The installed helper, run on the output filesystem with a dual-stack snapshot, reads
 	// the baked settings: forced to IPv6 by the config.
-	snap := filepath.Join(packertest.RepoRoot(), "example", "snapshots", "dual-stack")
+	snap := filepath.Join(packertest.RepoRoot(), "firstboot", "netstate", "testdata", "dual-stack")
 	cmd := exec.CommandContext(t.Context(), out.path(DefaultInstallPath), "plan", "--root", tree, "--json",
 		"--addrs", filepath.Join(snap, "addrs.json"), "--routes", filepath.Join(snap, "routes.json"))
 	planOut, err := cmd.Output()
