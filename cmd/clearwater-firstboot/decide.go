@@ -10,7 +10,6 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
-	"strings"
 
 	"github.com/clearwater-aio/packer-plugin-clearwater/firstboot/aioconfig"
 	"github.com/clearwater-aio/packer-plugin-clearwater/firstboot/config"
@@ -122,7 +121,7 @@ func decide(ctx context.Context, o options, stderr io.Writer) (Report, int) {
 		}
 		return rep, exitNoAddress
 	}
-	rep.apply(d)
+	applyDecision(&rep, d)
 	if !d.Decided() {
 		logf("%s", d.Error)
 		if o.verb == "run" {
@@ -247,39 +246,4 @@ func printReport(w io.Writer, rep Report, asJSON bool) error {
 	}
 	_, err := io.WriteString(w, rep.Summary())
 	return err
-}
-
-// Summary is the report for a person.
-func (r Report) Summary() string {
-	var b strings.Builder
-	if r.Family == "" {
-		fmt.Fprintf(&b, "no address decided: %s\n", r.Error)
-	} else {
-		deg := ""
-		if r.Degraded {
-			deg = " (degraded: IPv6 was forced but none is usable)"
-		}
-		fmt.Fprintf(&b, "%s %s on %s%s\n", r.Family, r.Address, r.Interface, deg)
-		if r.Error != "" {
-			fmt.Fprintf(&b, "error: %s\n", r.Error)
-		}
-	}
-	fmt.Fprintf(&b, "force_ipv6: %t (from %s)\n", r.ForceIPv6, r.ForceSource)
-	for _, c := range r.Changes {
-		verb := "would " + c.Action
-		if r.Mode == "run" {
-			verb = c.Action
-		}
-		fmt.Fprintf(&b, "%s %s\n", verb, c.Path)
-	}
-	if r.Family != "" && len(r.Changes) == 0 {
-		b.WriteString("config already up to date: nothing to write\n")
-	}
-	for _, s := range r.Reasons {
-		fmt.Fprintf(&b, "  because: %s\n", s)
-	}
-	for _, s := range r.Warnings {
-		fmt.Fprintf(&b, "  warning: %s\n", s)
-	}
-	return b.String()
 }

@@ -12,6 +12,8 @@ import (
 	"sort"
 	"strings"
 	"testing"
+
+	"github.com/clearwater-aio/packer-plugin-clearwater/firstboot/status"
 )
 
 // snap returns the flags for one of the snapshots captured in real namespaces by
@@ -157,8 +159,8 @@ func TestRunWritesConfigThenNothingOnRerun(t *testing.T) {
 		t.Fatalf("rerun = %d %+v", r.code, r.rep)
 	}
 	after := tree(t, root)
-	delete(before, strings.TrimPrefix(StatusFile, "/"))
-	delete(after, strings.TrimPrefix(StatusFile, "/"))
+	delete(before, strings.TrimPrefix(status.File, "/"))
+	delete(after, strings.TrimPrefix(status.File, "/"))
 	sameTree(t, before, after)
 }
 
@@ -264,7 +266,7 @@ func TestForcedWithoutIPv6(t *testing.T) {
 			t.Errorf("%s written although nothing was decided", k)
 		}
 	}
-	delete(after, strings.TrimPrefix(StatusFile, "/"))
+	delete(after, strings.TrimPrefix(status.File, "/"))
 	delete(after, "run/clearwater-firstboot")
 	delete(after, "run")
 	sameTree(t, before, after)

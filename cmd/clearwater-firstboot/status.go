@@ -15,39 +15,19 @@ import (
 	"path/filepath"
 	"time"
 
-	"github.com/clearwater-aio/packer-plugin-clearwater/firstboot/aioconfig"
 	"github.com/clearwater-aio/packer-plugin-clearwater/firstboot/policy"
+	"github.com/clearwater-aio/packer-plugin-clearwater/firstboot/status"
 )
 
-// Where the helper records what it did, relative to the root: the status of this boot (on tmpfs)
-// and the state that outlives it (the address the config was last written for).
-const (
-	StatusFile = "/run/clearwater-firstboot/status.json"
-	StateFile  = "/var/lib/clearwater-firstboot/state.json"
-)
+// StateFile is where the helper records, relative to the root, what outlives a boot: the address
+// the config was last written for.
+const StateFile = "/var/lib/clearwater-firstboot/state.json"
 
 // Report is what run and plan print with --json, and what the status file holds.
-type Report struct {
-	Family      string   `json:"family"`
-	Address     string   `json:"address"`
-	Interface   string   `json:"interface"`
-	ForceIPv6   bool     `json:"force_ipv6"`
-	ForceSource string   `json:"force_source"`
-	Degraded    bool     `json:"degraded"`
-	Changed     bool     `json:"changed"`
-	Reasons     []string `json:"reasons"`
-	Warnings    []string `json:"warnings"`
-	Error       string   `json:"error"`
+type Report = status.Report
 
-	// Beyond the contract's fields: context for a person reading the status.
-	Mode     string             `json:"mode"`
-	UserData string             `json:"user_data,omitempty"`
-	Changes  []aioconfig.Change `json:"changes,omitempty"`
-	Version  string             `json:"version"`
-	Time     string             `json:"time,omitempty"`
-}
-
-func (r *Report) apply(d policy.Decision) {
+// applyDecision copies the decision into the report.
+func applyDecision(r *Report, d policy.Decision) {
 	r.Family, r.Interface, r.Degraded = d.Family, d.Interface, d.Degraded
 	if d.Decided() {
 		r.Address = d.Address.String()
@@ -85,30 +65,15 @@ func writeState(root string, rep Report) error {
 	if readState(root) == s {
 		return nil
 	}
-	return writeJSON(filepath.Join(root, StateFile), s)
+	return status.WriteJSON(filepath.Join(root, StateFile), s)
 }
 
 // writeStatus records the report of this boot; a failure is logged, never fatal.
 func writeStatus(root string, rep Report, logf func(string, ...any)) {
 	rep.Time = time.Now().UTC().Format(time.RFC3339)
-	if err := writeJSON(filepath.Join(root, StatusFile), rep); err != nil {
+	if err := status.WriteJSON(filepath.Join(root, status.File), rep); err != nil {
 		logf("recording status: %v", err)
 	}
-}
-
-func writeJSON(path string, v any) error {
-	data, err := json.MarshalIndent(v, "", "  ")
-	if err != nil {
-		return err
-	}
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		return err
-	}
-	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, append(data, '\n'), 0o644); err != nil {
-		return err
-	}
-	return os.Rename(tmp, path)
 }
 
 func statusCommand(args []string, stdout, stderr io.Writer) int {
@@ -116,29 +81,24 @@ func statusCommand(args []string, stdout, stderr io.Writer) int {
 	root := flags.String("root", "/", "read the status under `DIR`")
 	asJSON := flags.Bool("json", false, "print the status as JSON")
 	flags.Usage = func() {
-		fmt.Fprintf(stderr, "Usage: clearwater-firstboot status [flags]\n\nPrint what the last run of this boot decided and why (%s).\n\nFlags:\n", StatusFile)
+		fmt.Fprintf(stderr, "Usage: clearwater-firstboot status [flags]\n\nPrint what the last run of this boot decided and why (%s).\n\nFlags:\n", status.File)
 		flags.PrintDefaults()
 		fmt.Fprint(stderr, "\nExit status: 0 the last run decided, 1 it did not or has not run this boot, 2 bad usage or unreadable status.\n")
 	}
 	if code, ok := parseFlags(flags, args, stderr); !ok {
 		return code
 	}
-	path := filepath.Join(*root, StatusFile)
-	data, err := os.ReadFile(path)
+	rep, err := status.Read(*root)
 	if errors.Is(err, fs.ErrNotExist) {
-		fmt.Fprintf(stderr, "clearwater-firstboot status: no status at %s: the helper has not run since boot\n", path)
+		fmt.Fprintf(stderr, "clearwater-firstboot status: no status at %s: the helper has not run since boot\n", filepath.Join(*root, status.File))
 		return exitNoAddress
 	}
-	var rep Report
-	if err == nil {
-		err = json.Unmarshal(data, &rep)
-	}
 	if err != nil {
-		fmt.Fprintf(stderr, "clearwater-firstboot status: %s: %v\n", path, err)
+		fmt.Fprintf(stderr, "clearwater-firstboot status: %v\n", err)
 		return exitUsage
 	}
 	if *asJSON {
-		stdout.Write(data)
+		printReport(stdout, rep, true)
 	} else {
 		fmt.Fprintf(stdout, "last %s at %s (clearwater-firstboot %s)\n%s", rep.Mode, rep.Time, rep.Version, rep.Summary())
 	}

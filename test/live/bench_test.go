@@ -103,7 +103,7 @@ func BenchmarkDualStackRun(b *testing.B) {
 		n.root = root
 		h := n.start(b)
 		r, code := h.wait(b)
-		if code != 0 || r.Family != "ipv4" || r.reason("ipv4_wait") != "" || r.reason("ipv6_timeout") != "" {
+		if code != 0 || r.Family != "ipv4" || r.Reason("ipv4_wait") != "" || r.Reason("ipv6_timeout") != "" {
 			b.Fatalf("exit %d: %+v", code, r)
 		}
 		runs = append(runs, h.ended.Sub(h.started))

@@ -21,6 +21,8 @@ import (
 	"github.com/insomniacslk/dhcp/dhcpv6/nclient6"
 
 	"github.com/clearwater-aio/packer-plugin-clearwater/internal/netnstest"
+
+	"github.com/clearwater-aio/packer-plugin-clearwater/firstboot/status"
 )
 
 // binDir holds the helper binary, built once per test run.
@@ -139,29 +141,8 @@ func (n *network) put(t testing.TB, name, body string) {
 // forceIPv6 creates upstream's marker file under the root.
 func (n *network) forceIPv6(t testing.TB) { n.put(t, "/etc/clearwater/force_ipv6", "") }
 
-// report is the helper's --json output (DESIGN "Command line").
-type report struct {
-	Family      string   `json:"family"`
-	Address     string   `json:"address"`
-	Interface   string   `json:"interface"`
-	ForceIPv6   bool     `json:"force_ipv6"`
-	ForceSource string   `json:"force_source"`
-	Degraded    bool     `json:"degraded"`
-	Changed     bool     `json:"changed"`
-	Reasons     []string `json:"reasons"`
-	Warnings    []string `json:"warnings"`
-	Error       string   `json:"error"`
-}
-
-// reason returns the first reason containing s, or "".
-func (r report) reason(s string) string {
-	for _, x := range r.Reasons {
-		if strings.Contains(x, s) {
-			return x
-		}
-	}
-	return ""
-}
+// report is the helper's --json output.
+type report = status.Report
 
 // helper is one run of the helper binary in the client namespace.
 type helper struct {

@@ -78,7 +78,7 @@ func TestIPv6OnlyDHCPv6(t *testing.T) {
 		t.Errorf("the OS got %s, want %s", addr, lease6)
 	}
 	// It waited ipv4_wait for IPv4, and the probe found that the network has none.
-	if r.reason("ipv4_wait") == "" || r.reason("the network offers no IPv4 here") == "" {
+	if r.Reason("ipv4_wait") == "" || r.Reason("the network offers no IPv4 here") == "" {
 		t.Errorf("reasons do not say it waited for IPv4 and none is offered: %q", r.Reasons)
 	}
 }
@@ -99,7 +99,7 @@ func TestDualStack(t *testing.T) {
 	addr, _ := dhcp4(t, n.cli)
 	r, code := h.wait(t)
 	decided(t, n, r, code, "ipv4", addr, false)
-	if r.reason("ipv4_wait") != "" || r.reason("probe") != "" {
+	if r.Reason("ipv4_wait") != "" || r.Reason("probe") != "" {
 		t.Errorf("not forced with IPv4 there: no wait and no probe expected: %q", r.Reasons)
 	}
 }
@@ -147,7 +147,7 @@ func TestForcedWithoutIPv6(t *testing.T) {
 		addr, _ := dhcp4(t, n.cli)
 		r, code := h.wait(t)
 		decided(t, n, r, code, "ipv4", addr, true)
-		if r.reason("the network offers no IPv6 here") == "" {
+		if r.Reason("the network offers no IPv6 here") == "" {
 			t.Errorf("no probe verdict for IPv6: %q", r.Reasons)
 		}
 	})
@@ -198,11 +198,11 @@ func TestOfferedButNotConfigured(t *testing.T) {
 		addr, _ := dhcp4(t, n.cli)
 		r, code := h.wait(t)
 		decided(t, n, r, code, "ipv4", addr, true)
-		if s := r.reason("offers IPv6 but this node has not configured it"); s == "" || !strings.Contains(s, "dhcpv6 "+lease6.String()) {
+		if s := r.Reason("offers IPv6 but this node has not configured it"); s == "" || !strings.Contains(s, "dhcpv6 "+lease6.String()) {
 			t.Errorf("no offered-but-not-configured verdict naming the DHCPv6 lease: %q", r.Reasons)
 		}
 		want := "netplan drop-in /etc/netplan/90-clearwater-firstboot.yaml now asks for DHCPv6 + router advertisements on eth0; not applied (--root is not /)"
-		if r.reason(want) == "" {
+		if r.Reason(want) == "" {
 			t.Errorf("no reason %q in %q", want, r.Reasons)
 		}
 		var doc netconf.NetplanDoc
@@ -231,7 +231,7 @@ func TestOfferedButNotConfigured(t *testing.T) {
 		addr, _ := dhcp4(t, n.cli)
 		r, code := h.wait(t)
 		decided(t, n, r, code, "ipv4", addr, true)
-		if s := r.reason("offers IPv6 but this node has not configured it"); s == "" || !strings.Contains(s, "slaac "+slaac.String()) {
+		if s := r.Reason("offers IPv6 but this node has not configured it"); s == "" || !strings.Contains(s, "slaac "+slaac.String()) {
 			t.Errorf("no offered-but-not-configured verdict naming the SLAAC prefix: %q", r.Reasons)
 		}
 		dropin := "/etc/systemd/network/10-eth0.network.d/90-clearwater-firstboot.conf"
@@ -252,7 +252,7 @@ func TestOfferedButNotConfigured(t *testing.T) {
 		n.startSLAAC(t)
 		r, code := n.runHelper(t)
 		decided(t, n, r, code, "ipv6", slaacAddr(t, n.cli, slaac), false)
-		if s := r.reason("offers IPv4 but this node has not configured it"); s == "" || !strings.Contains(s, "dhcpv4 "+lease4.String()) {
+		if s := r.Reason("offers IPv4 but this node has not configured it"); s == "" || !strings.Contains(s, "dhcpv4 "+lease4.String()) {
 			t.Errorf("no offered-but-not-configured verdict naming the DHCPv4 lease: %q", r.Reasons)
 		}
 		if got := n.read("/etc/network/interfaces.d/90-clearwater-firstboot"); !strings.Contains(got, "allow-hotplug eth0\niface eth0 inet dhcp\n") {
@@ -294,7 +294,7 @@ func TestDnsmasqOfferedButNotConfigured(t *testing.T) {
 	addr, _ := dhcp4(t, n.cli)
 	r, code := h.wait(t)
 	decided(t, n, r, code, "ipv4", addr, true)
-	if s := r.reason("offers IPv6 but this node has not configured it"); s == "" || !strings.Contains(s, "dhcpv6 2001:db8:1::") {
+	if s := r.Reason("offers IPv6 but this node has not configured it"); s == "" || !strings.Contains(s, "dhcpv6 2001:db8:1::") {
 		t.Errorf("no offered-but-not-configured verdict naming dnsmasq's DHCPv6 offer: %q", r.Reasons)
 	}
 }
@@ -334,7 +334,7 @@ func TestHostileServers(t *testing.T) {
 
 func hostileChecks(t *testing.T, n *network, r report, family string) {
 	t.Helper()
-	s := r.reason("probe eth0")
+	s := r.Reason("probe eth0")
 	if s == "" || !strings.Contains(s, "the network offers no "+family+" here") || !strings.Contains(s, "invalid replies ignored") {
 		t.Errorf("no probe verdict with ignored replies for %s: %q", family, r.Reasons)
 	}
@@ -388,7 +388,7 @@ func TestMetadataUserDataForcesIPv6(t *testing.T) {
 	dhcp4(t, n.cli)
 	r, code := h.wait(t)
 	decided(t, n, r, code, "ipv6", v6, false)
-	if !r.ForceIPv6 || r.ForceSource != "user-data:clearwater" || r.reason("deciding again") == "" {
+	if !r.ForceIPv6 || r.ForceSource != "user-data:clearwater" || r.Reason("deciding again") == "" {
 		t.Errorf("force_ipv6=%t from %q; reasons %q", r.ForceIPv6, r.ForceSource, r.Reasons)
 	}
 	select {
@@ -412,7 +412,7 @@ func TestProbeAfterLateCarrier(t *testing.T) {
 	n.cli.Up(t)
 	r, code := h.wait(t)
 	nothingWritten(t, n, r, code)
-	if s := r.reason("offers IPv4 but this node has not configured it"); s == "" || !strings.Contains(s, "dhcpv4 "+lease4.String()) {
+	if s := r.Reason("offers IPv4 but this node has not configured it"); s == "" || !strings.Contains(s, "dhcpv4 "+lease4.String()) {
 		t.Errorf("no probe of eth0 once it came up: %q", r.Reasons)
 	}
 }
