@@ -10,6 +10,7 @@
 //   - netstate:  address snapshots, from `ip -j` JSON or live from netlink
 //   - policy:    the pure decision: snapshot + toggle -> family, address, reasons
 //   - aioconfig: upsert local_config, shared_config and the /etc/hosts block, atomically
+//   - status:    the helper's report (its JSON contract) and the status file
 //   - live:      wait on netlink events until the addresses the decision needs are usable
 //   - dhcpprobe: ask the network what it offers (DHCPv4, DHCPv6, router advertisements)
 //   - metadata:  user-data from the OpenStack metadata service (IPv4 and IPv6 link-local)
