@@ -84,4 +84,3 @@ func (c *Config) base() ([]byte, error) {
 	}
 	return b, nil
 }
-

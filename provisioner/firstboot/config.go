@@ -132,4 +132,3 @@ func (c *Config) helperSettings() (helperconfig.Partial, error) {
 	p.ForceIPv6 = c.ForceIPv6.ToBoolPointer()
 	return p, err
 }
-
