@@ -102,7 +102,7 @@ type built struct {
 // buildExample builds the plugin with freshly generated helpers, the Debian base image (or
 // takes it from the cache), then runs packer build on example/ with the test's report as the
 // labs' base user-data.
-func buildExample(t *testing.T) built {
+func buildExample(t testing.TB) built {
 	t.Helper()
 	generateHelpers(t)
 	env := packertest.New(t)
@@ -118,32 +118,82 @@ func buildExample(t *testing.T) built {
 	}
 	t.Logf("base image %s: %.1fs", base, time.Since(start).Seconds())
 
+	b, took := packerBuild(t, env, base)
+	t.Logf("packer build example/: %.1fs", took.Seconds())
+	return b
+}
+
+// reportUserData is the test's own user-data: the guest reports and powers off.
+func reportUserData() string {
+	return filepath.Join(packertest.RepoRoot(), "test", "e2e", "testdata", "report-user-data.yaml")
+}
+
+// packerBuild runs packer build on example/ from base into a fresh directory, with the test's
+// report as the labs' base user-data, and checks the image's checksum. It returns how long
+// packer took.
+func packerBuild(t testing.TB, env *packertest.Env, base string) (built, time.Duration) {
+	t.Helper()
 	dir := t.TempDir()
-	report := filepath.Join(packertest.RepoRoot(), "test", "e2e", "testdata", "report-user-data.yaml")
 	out, ud := filepath.Join(dir, "image"), filepath.Join(dir, "user-data")
-	start = time.Now()
+	start := time.Now()
 	res := env.Build(t, dir, "-var", "base_image="+base, "-var", "output_directory="+out,
-		"-var", "user_data_directory="+ud, "-var", "base_user_data="+report,
+		"-var", "user_data_directory="+ud, "-var", "base_user_data="+reportUserData(),
 		"-var", "ipv6_timeout="+ipv6Timeout, exampleDir())
+	took := time.Since(start)
 	if res.ExitCode != 0 {
 		t.Fatalf("packer build example/ (exit %d):\n%s", res.ExitCode, res.Output)
 	}
-	t.Logf("packer build example/: %.1fs", time.Since(start).Seconds())
-
 	b := built{image: filepath.Join(out, "clearwater-aio.qcow2"), userData: map[string][]byte{}}
 	checkSHA256(t, b.image, res.Output)
-	for name, path := range map[string]string{"report": report,
+	for name, path := range map[string]string{"report": reportUserData(),
 		"ipv4-lab": filepath.Join(ud, "ipv4-lab.yaml"), "ipv6-lab": filepath.Join(ud, "ipv6-lab.yaml")} {
+		var err error
 		if b.userData[name], err = os.ReadFile(path); err != nil {
 			t.Fatalf("packer build wrote no %s user-data: %v", name, err)
 		}
 	}
-	return b
+	return b, took
+}
+
+// BenchmarkExampleBuild prints how long packer build example/ takes on the cached base image
+// (s/build), the part of make example that an image pipeline runs on every change.
+func BenchmarkExampleBuild(b *testing.B) {
+	requireRoot(b)
+	qemu.RequireTools(b)
+	generateHelpers(b)
+	env := packertest.New(b)
+	base, err := qemu.DebianImage(b.Context(), nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	var total time.Duration
+	for b.Loop() {
+		built, took := packerBuild(b, env, base)
+		total += took
+		// Each build's 0.5 GB goes at once, not when the benchmark ends.
+		if err := os.RemoveAll(filepath.Dir(filepath.Dir(built.image))); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(total.Seconds()/float64(b.N), "s/build")
+}
+
+// requireRoot skips without root (the builder attaches loop devices and mounts), or fails under
+// CI=true.
+func requireRoot(tb testing.TB) {
+	tb.Helper()
+	if os.Geteuid() == 0 {
+		return
+	}
+	if os.Getenv("CI") == "true" {
+		tb.Fatal("needs root (CI=true, so this is a failure)")
+	}
+	tb.Skip("needs root: the clearwater-chroot builder attaches loop devices and mounts")
 }
 
 // generateHelpers runs the provisioner's go generate, as make build does, so that the image
 // gets the helper of this source tree and not a stale build.
-func generateHelpers(t *testing.T) {
+func generateHelpers(t testing.TB) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(t.Context(), 5*time.Minute)
 	defer cancel()
@@ -158,7 +208,7 @@ func generateHelpers(t *testing.T) {
 }
 
 // checkSHA256 checks the image against the sha256 that the builder reported and wrote beside it.
-func checkSHA256(t *testing.T, image, output string) {
+func checkSHA256(t testing.TB, image, output string) {
 	t.Helper()
 	f, err := os.Open(image)
 	if err != nil {
