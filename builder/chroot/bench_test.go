@@ -14,6 +14,10 @@ import (
 	"github.com/clearwater-aio/packer-plugin-clearwater/internal/packertest"
 )
 
+// benchCommand is the customization every side of the benchmarks runs in
+// the guest's root; checkBenchImage looks for its result.
+const benchCommand = "echo bench > /etc/clearwater-bench"
+
 // benchUserData makes the booted guest do the same customization as the
 // chroot build, then power off.
 const benchUserData = `#cloud-config
@@ -89,7 +93,7 @@ func benchChroot(b *testing.B, env *packertest.Env, base string) time.Duration {
 }
 build {
   sources = ["source.clearwater-chroot.bench"]
-  provisioner "shell" { inline = ["echo bench > /etc/clearwater-bench"] }
+  provisioner "shell" { inline = [` + strconv.Quote(benchCommand) + `] }
 }
 `
 	if err := os.WriteFile(filepath.Join(dir, "b.pkr.hcl"), []byte(tmpl), 0o644); err != nil {
