@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/clearwater-aio/packer-plugin-clearwater/firstboot/policy"
+	"github.com/clearwater-aio/packer-plugin-clearwater/firstboot/status"
 	"github.com/clearwater-aio/packer-plugin-clearwater/firstboot/userdata"
 	"github.com/clearwater-aio/packer-plugin-clearwater/internal/netnstest"
 	"github.com/clearwater-aio/packer-plugin-clearwater/internal/packertest"
@@ -272,22 +273,8 @@ func boot(t *testing.T, image string, c bootCase, userData []byte) {
 	g.checkWritten(netip.MustParseAddr(st.Address))
 }
 
-// status is the helper's status.json, as DESIGN's --json contract names its fields.
-type status struct {
-	Family      string   `json:"family"`
-	Address     string   `json:"address"`
-	Interface   string   `json:"interface"`
-	ForceIPv6   bool     `json:"force_ipv6"`
-	ForceSource string   `json:"force_source"`
-	Degraded    bool     `json:"degraded"`
-	Changed     bool     `json:"changed"`
-	Reasons     []string `json:"reasons"`
-	Warnings    []string `json:"warnings"`
-	Error       string   `json:"error"`
-}
-
 // check returns what is wrong with st, or "".
-func (w want) check(st status) string {
+func (w want) check(st status.Report) string {
 	var bad []string
 	addr, err := netip.ParseAddr(st.Address)
 	switch {
@@ -333,9 +320,9 @@ func (g guestFiles) read(name string) string {
 }
 
 // status reads the copy of status.json the report saved, and checks the unit succeeded.
-func (g guestFiles) status() status {
+func (g guestFiles) status() status.Report {
 	g.t.Helper()
-	var st status
+	var st status.Report
 	if unit := g.read("/var/lib/cw-e2e/unit"); !strings.Contains(unit, "Result=success") || !strings.Contains(unit, "ExecMainStatus=0") {
 		g.t.Errorf("clearwater-firstboot.service did not succeed:\n%s\nhelper log:\n%s", unit, g.read("/var/lib/cw-e2e/helper.log"))
 	}
