@@ -6,10 +6,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"os"
-	"path/filepath"
 	"runtime"
-	"strings"
 
 	"github.com/hashicorp/packer-plugin-sdk/multistep"
 )
@@ -54,8 +51,8 @@ func (s *stepCheckArch) Run(_ context.Context, state multistep.StateBag) multist
 	if guest == s.hostArch {
 		return multistep.ActionContinue
 	}
-	ui.Say(fmt.Sprintf("The image is %s and the host %s: looking for a qemu-%s binfmt_misc handler...", guest, s.hostArch, guest))
-	if err := checkBinfmt(s.binfmtDir, comm.Root, guest); err != nil {
+	ui.Say(fmt.Sprintf("The image is %s and the host %s: looking for a binfmt_misc handler (qemu-user-static) for it...", guest, s.hostArch))
+	if err := checkBinfmt(s.binfmtDir, comm.Root, sh.Bytes(), guest); err != nil {
 		return halt(state, fmt.Errorf("the image's /bin/sh is %s but this host is %s: %w", guest, s.hostArch, err))
 	}
 	return multistep.ActionContinue
@@ -78,47 +75,6 @@ func elfMachine(b []byte) (string, error) {
 		return name, nil
 	}
 	return "", fmt.Errorf("unknown ELF machine %d", m)
-}
-
-// checkBinfmt looks for an enabled binfmt_misc handler whose interpreter
-// is qemu-<arch>, usable from inside root.
-func checkBinfmt(dir, root, arch string) error {
-	fix := fmt.Sprintf("install qemu-user-static and binfmt-support (apt-get install qemu-user-static binfmt-support) so that %s/qemu-%s is registered and enabled", dir, arch)
-	entries, err := os.ReadDir(dir)
-	if err != nil || len(entries) == 0 {
-		return fmt.Errorf("binfmt_misc is not mounted at %s: mount it (mount -t binfmt_misc binfmt_misc %s) and %s", dir, dir, fix)
-	}
-	for _, e := range entries {
-		b, err := os.ReadFile(filepath.Join(dir, e.Name()))
-		if err != nil || !strings.HasPrefix(string(b), "enabled") {
-			continue
-		}
-		var interp, flags string
-		for _, line := range strings.Split(string(b), "\n") {
-			if v, ok := strings.CutPrefix(line, "interpreter "); ok {
-				interp = v
-			}
-			if v, ok := strings.CutPrefix(line, "flags: "); ok {
-				flags = v
-			}
-		}
-		base := filepath.Base(interp)
-		if base != "qemu-"+arch && base != "qemu-"+arch+"-static" {
-			continue
-		}
-		// Without the F flag the kernel opens the interpreter inside the
-		// chroot.
-		if strings.Contains(flags, "F") {
-			return nil
-		}
-		if rel, err := resolveInRoot(root, interp, true); err == nil {
-			if _, err := os.Stat(filepath.Join(root, rel)); err == nil {
-				return nil
-			}
-		}
-		return fmt.Errorf("the binfmt_misc handler %s has no F flag and %s is not in the image: copy it into the image or register the handler with the F flag", e.Name(), interp)
-	}
-	return errors.New("no qemu-" + arch + " binfmt_misc handler is enabled: " + fix)
 }
 
 func (s *stepCheckArch) Cleanup(multistep.StateBag) {}

@@ -9,16 +9,17 @@ import (
 	"testing"
 )
 
-// fakeELF returns an ELF header for machine.
+// fakeELF returns the header of a 64-bit ELF executable for machine.
 func fakeELF(machine uint16, bigEndian bool) []byte {
 	b := make([]byte, 64)
 	copy(b, "\x7fELF")
-	b[4], b[5] = 2, 1
+	b[4], b[5], b[6] = 2, 1, 1 // ELFCLASS64, ELFDATA2LSB, EV_CURRENT
 	order := binary.ByteOrder(binary.LittleEndian)
 	if bigEndian {
 		b[5] = 2
 		order = binary.BigEndian
 	}
+	order.PutUint16(b[16:], 2) // ET_EXEC
 	order.PutUint16(b[18:], machine)
 	return b
 }
@@ -63,10 +64,14 @@ func archRoot(t *testing.T, machine uint16) string {
 }
 
 func TestStepCheckArch(t *testing.T) {
-	binfmt := t.TempDir()
 	noBinfmt := t.TempDir()
-	handler := "enabled\ninterpreter /usr/libexec/qemu-binfmt/aarch64-binfmt-P\nflags: PF\n"
-	qemu := "enabled\ninterpreter /usr/bin/qemu-aarch64-static\nflags: %s\noffset 0\n"
+	// What Debian 12's qemu-user-static registers for aarch64, and a
+	// handler for another architecture with the same kind of interpreter.
+	debian := "enabled\ninterpreter /usr/libexec/qemu-binfmt/aarch64-binfmt-P\nflags: %s\noffset 0\n" +
+		"magic 7f454c460201010000000000000000000200b700\nmask ffffffffffffff00fffffffffffffffffeffffff\n"
+	riscv := "enabled\ninterpreter /usr/libexec/qemu-binfmt/riscv64-binfmt-P\nflags: PF\noffset 0\n" +
+		"magic 7f454c460201010000000000000000000200f300\nmask ffffffffffffff00fffffffffffffffffeffffff\n"
+	flags := func(f string) string { return strings.Replace(debian, "%s", f, 1) }
 	cases := []struct {
 		name    string
 		machine uint16
@@ -76,10 +81,13 @@ func TestStepCheckArch(t *testing.T) {
 	}{
 		{"same arch", 62, nil, noBinfmt, ""},
 		{"no binfmt_misc", 183, nil, noBinfmt, "binfmt_misc is not mounted"},
-		{"no handler", 183, map[string]string{"status": "enabled\n", "other": handler}, binfmt, "no qemu-aarch64 binfmt_misc handler"},
-		{"handler with F", 183, map[string]string{"status": "enabled\n", "qemu-aarch64": strings.Replace(qemu, "%s", "OCF", 1)}, binfmt, ""},
-		{"handler without F", 183, map[string]string{"status": "enabled\n", "qemu-aarch64": strings.Replace(qemu, "%s", "OC", 1)}, binfmt, "has no F flag"},
-		{"disabled handler", 183, map[string]string{"status": "enabled\n", "qemu-aarch64": "disabled\ninterpreter /usr/bin/qemu-aarch64-static\nflags: F\n"}, binfmt, "no qemu-aarch64"},
+		{"binfmt_misc disabled", 183, map[string]string{"status": "disabled\n", "qemu-aarch64": flags("PF")}, "", "binfmt_misc is disabled"},
+		{"no handler", 183, map[string]string{"status": "enabled\n", "qemu-riscv64": riscv}, "", "no binfmt_misc handler"},
+		{"Debian's handler", 183, map[string]string{"status": "enabled\n", "qemu-riscv64": riscv, "qemu-aarch64": flags("PF")}, "", ""},
+		{"any name", 183, map[string]string{"status": "enabled\n", "arm64-by-hand": flags("F")}, "", ""},
+		{"handler without F", 183, map[string]string{"status": "enabled\n", "qemu-aarch64": flags("P")}, "", "has no F flag"},
+		{"disabled handler", 183, map[string]string{"status": "enabled\n", "qemu-aarch64": "disabled" + strings.TrimPrefix(flags("F"), "enabled")}, "", "is disabled"},
+		{"extension handler", 183, map[string]string{"status": "enabled\n", "qemu-aarch64": "enabled\ninterpreter /usr/bin/qemu-aarch64-static\nflags: F\nextension .arm\n"}, "", "no binfmt_misc handler"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
