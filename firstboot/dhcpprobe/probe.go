@@ -186,7 +186,68 @@ func (r *Result) merge(o Result) {
 	r.Notes = append(r.Notes, o.Notes...)
 }
 
-// exchange is one request-and-replies conversation on a datagram socket.
+// conversation is one probe's request-and-replies loop on a socket, paced the same for every
+// probe: a request now and again after 1, 2 and 4 s (at most maxSends), until ctx ends, grace has
+// passed since the first valid reply, or maxPackets packets were read.
+type conversation struct {
+	kind string // for messages: "dhcpv4", "dhcpv6", "ra"
+	// retry makes a failed send a reason to try again after retryFailed (at most maxFailures
+	// times) rather than the end of the conversation.
+	retry           bool
+	send            func() error
+	setReadDeadline func(time.Time) error
+	// receive reads and handles one packet; valid reports a valid reply.
+	receive func() (valid bool, err error)
+}
+
+// run holds the conversation and records what kept it from asking or listening in res.
+func (c conversation) run(ctx context.Context, res *Result) {
+	end, _ := ctx.Deadline() // see bounded
+	next, interval, sends, failures := time.Now(), time.Second, 0, 0
+	var found time.Time
+	for packets := 0; packets < maxPackets; {
+		now := time.Now()
+		if ctx.Err() != nil || !now.Before(end) || (!found.IsZero() && !now.Before(found.Add(grace))) {
+			return
+		}
+		sending := sends < maxSends && failures < maxFailures
+		if sending && !now.Before(next) {
+			if err := c.send(); err == nil {
+				sends++
+				next, interval = now.Add(interval), interval*2
+			} else if c.retry {
+				failures++
+				next = now.Add(retryFailed)
+			} else {
+				res.errorf("%s: %v", c.kind, err)
+				return
+			}
+		}
+		wake := end
+		if sending {
+			wake = next
+		}
+		if !found.IsZero() && found.Add(grace).Before(wake) {
+			wake = found.Add(grace)
+		}
+		_ = c.setReadDeadline(deadline(ctx, wake))
+		valid, err := c.receive()
+		if err != nil {
+			if isTimeout(err) || ctx.Err() != nil {
+				continue
+			}
+			res.errorf("%s: receive: %v", c.kind, err)
+			return
+		}
+		packets++
+		if valid && found.IsZero() {
+			found = time.Now()
+		}
+	}
+	res.errorf("%s: stopped after %d packets", c.kind, maxPackets)
+}
+
+// exchange is a DHCP conversation on a datagram socket.
 type exchange struct {
 	ctx  context.Context // has a deadline (see bounded)
 	res  *Result
@@ -195,53 +256,31 @@ type exchange struct {
 	dst  net.Addr
 }
 
-// run sends the message that msg builds (again after 1, 2 and 4 s, at most maxSends times) and
-// validates every reply (a reply may carry offers and a reason to ignore part of it), until ctx ends or grace has passed since the first valid offer.
+// run sends the message that msg builds, as a conversation does, and validates every reply (a
+// reply may carry offers and a reason to ignore part of it).
 func (x *exchange) run(msg func() []byte, validate func([]byte, net.Addr) ([]Offer, string)) {
-	end, _ := x.ctx.Deadline()
-	next, interval, sends := time.Now(), time.Second, 0
-	var found time.Time
 	buf := make([]byte, 65536)
-	for packets := 0; packets < maxPackets; {
-		now := time.Now()
-		if x.ctx.Err() != nil || !now.Before(end) || (!found.IsZero() && !now.Before(found.Add(grace))) {
-			return
-		}
-		if sends < maxSends && !now.Before(next) {
+	conversation{kind: x.kind,
+		send: func() error {
 			if _, err := x.conn.WriteTo(msg(), x.dst); err != nil {
-				x.res.errorf("%s: send to %s: %v", x.kind, x.dst, err)
-				return
+				return fmt.Errorf("send to %s: %w", x.dst, err)
 			}
-			sends++
-			next, interval = now.Add(interval), interval*2
-		}
-		wake := end
-		if sends < maxSends {
-			wake = next
-		}
-		if !found.IsZero() && found.Add(grace).Before(wake) {
-			wake = found.Add(grace)
-		}
-		_ = x.conn.SetReadDeadline(deadline(x.ctx, wake))
-		n, src, err := x.conn.ReadFrom(buf)
-		if err != nil {
-			if isTimeout(err) || x.ctx.Err() != nil {
-				continue
+			return nil
+		},
+		setReadDeadline: x.conn.SetReadDeadline,
+		receive: func() (bool, error) {
+			n, src, err := x.conn.ReadFrom(buf)
+			if err != nil {
+				return false, err
 			}
-			x.res.errorf("%s: receive: %v", x.kind, err)
-			return
-		}
-		packets++
-		offers, reason := validate(buf[:n], src)
-		if reason != "" {
-			x.res.ignore("%s reply from %s: %s", x.kind, src, reason)
-		}
-		for _, o := range offers {
-			x.res.addOffer(o)
-		}
-		if len(offers) > 0 && found.IsZero() {
-			found = time.Now()
-		}
-	}
-	x.res.errorf("%s: stopped after %d replies", x.kind, maxPackets)
+			offers, reason := validate(buf[:n], src)
+			if reason != "" {
+				x.res.ignore("%s reply from %s: %s", x.kind, src, reason)
+			}
+			for _, o := range offers {
+				x.res.addOffer(o)
+			}
+			return len(offers) > 0, nil
+		},
+	}.run(x.ctx, x.res)
 }

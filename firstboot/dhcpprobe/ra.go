@@ -54,9 +54,10 @@ func listenRA(ifi *net.Interface) (*raListener, error) {
 	return &raListener{pc: pc, ifi: ifi}, nil
 }
 
-// run solicits routers (now, then after 1, 2 and 4 s) and validates advertisements until ctx ends
-// or grace after the first valid advertisement, calling onRA for each valid one. It closes the
-// socket.
+// run solicits routers as a conversation does, and validates advertisements, calling onRA for
+// each valid one. A solicitation that fails is tried again soon: right after the link comes up
+// the kernel may have no route for ff02::/16 yet, and routers also advertise unasked. It closes
+// the socket.
 func (l *raListener) run(ctx context.Context, res *Result, onRA func(*ndp.RouterAdvertisement)) {
 	defer l.pc.Close()
 	stop := context.AfterFunc(ctx, func() { l.pc.Close() })
@@ -67,78 +68,55 @@ func (l *raListener) run(ctx context.Context, res *Result, onRA func(*ndp.Router
 		return
 	}
 	allRouters := &net.IPAddr{IP: net.IPv6linklocalallrouters, Zone: l.ifi.Name}
-	end, _ := ctx.Deadline()
-	next, interval, sends, failures := time.Now(), time.Second, 0, 0
-	var sendErr error
-	defer func() {
-		if sends == 0 && sendErr != nil {
-			res.errorf("ra: no router solicitation could be sent on %s: %v", l.ifi.Name, sendErr)
-		}
-	}()
-	var found time.Time
+	sent, sendErr := false, error(nil)
 	buf := make([]byte, 65536)
-	for packets := 0; packets < maxPackets; {
-		now := time.Now()
-		if ctx.Err() != nil || !now.Before(end) || (!found.IsZero() && !now.Before(found.Add(grace))) {
-			return
-		}
-		if sends < maxSends && failures < maxFailures && !now.Before(next) {
-			// Right after the link comes up the kernel may have no route for ff02::/16 yet:
-			// try again soon. Routers also advertise unasked, so this is never fatal.
-			if _, err := l.pc.WriteTo(rs, nil, allRouters); err != nil {
-				failures, sendErr = failures+1, err
-				next = now.Add(retryFailed)
-			} else {
-				sends++
-				next, interval = now.Add(interval), interval*2
+	conversation{kind: "ra", retry: true,
+		send: func() error {
+			_, err := l.pc.WriteTo(rs, nil, allRouters)
+			sent, sendErr = sent || err == nil, err
+			return err
+		},
+		setReadDeadline: l.pc.SetReadDeadline,
+		receive: func() (bool, error) {
+			n, cm, src, err := l.pc.ReadFrom(buf)
+			if err != nil {
+				return false, err
 			}
-		}
-		wake := end
-		if sends < maxSends && failures < maxFailures {
-			wake = next
-		}
-		if !found.IsZero() && found.Add(grace).Before(wake) {
-			wake = found.Add(grace)
-		}
-		_ = l.pc.SetReadDeadline(deadline(ctx, wake))
-		n, cm, src, err := l.pc.ReadFrom(buf)
-		if err != nil {
-			if isTimeout(err) || ctx.Err() != nil {
-				continue
-			}
-			res.errorf("ra: receive: %v", err)
-			return
-		}
-		packets++
-		if cm != nil && cm.IfIndex != 0 && cm.IfIndex != l.ifi.Index {
-			continue
-		}
-		hop := -1
-		if cm != nil {
-			hop = cm.HopLimit
-		}
-		var from netip.Addr
-		if a, ok := src.(*net.IPAddr); ok {
-			from, _ = netip.AddrFromSlice(a.IP)
-			from = from.WithZone(l.ifi.Name)
-		}
-		offers, reasons, ra := validateRA(buf[:n], hop, from)
-		for _, r := range reasons {
-			res.ignore("router advertisement from %s: %s", from, r)
-		}
-		for _, o := range offers {
-			res.addOffer(o)
-		}
-		if ra != nil {
-			if found.IsZero() {
-				found = time.Now()
-			}
-			if onRA != nil {
+			ra := l.handle(buf[:n], cm, src, res)
+			if ra != nil && onRA != nil {
 				onRA(ra)
 			}
-		}
+			return ra != nil, nil
+		},
+	}.run(ctx, res)
+	if !sent && sendErr != nil {
+		res.errorf("ra: no router solicitation could be sent on %s: %v", l.ifi.Name, sendErr)
 	}
-	res.errorf("ra: stopped after %d packets", maxPackets)
+}
+
+// handle validates one packet read on the socket and records what it offers; it returns the
+// advertisement when it was valid (a router is there), else nil.
+func (l *raListener) handle(b []byte, cm *ipv6.ControlMessage, src net.Addr, res *Result) *ndp.RouterAdvertisement {
+	if cm != nil && cm.IfIndex != 0 && cm.IfIndex != l.ifi.Index {
+		return nil
+	}
+	hop := -1
+	if cm != nil {
+		hop = cm.HopLimit
+	}
+	var from netip.Addr
+	if a, ok := src.(*net.IPAddr); ok {
+		from, _ = netip.AddrFromSlice(a.IP)
+		from = from.WithZone(l.ifi.Name)
+	}
+	offers, reasons, ra := validateRA(b, hop, from)
+	for _, r := range reasons {
+		res.ignore("router advertisement from %s: %s", from, r)
+	}
+	for _, o := range offers {
+		res.addOffer(o)
+	}
+	return ra
 }
 
 // validateRA checks one router advertisement (hop is the IPv6 hop limit it arrived with, -1 when
