@@ -242,8 +242,10 @@ func (hostDriver) AttachRange(ctx context.Context, path string, offset, size int
 }
 
 func (hostDriver) Detach(ctx context.Context, device string) error {
-	_, err := run(ctx, "losetup", "--detach", device)
-	return err
+	if _, err := run(ctx, "losetup", "--detach", device); err != nil {
+		return err
+	}
+	return waitDetached(ctx, device)
 }
 
 func (hostDriver) Probe(ctx context.Context, device string) (map[string]string, error) {

@@ -1,9 +1,12 @@
 package chroot
 
 import (
+	"context"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"testing"
+	"time"
 )
 
 func TestParseSfdiskJSON(t *testing.T) {
@@ -128,5 +131,40 @@ func TestHostDriver(t *testing.T) {
 	}
 	if err := d.Unmount(ctx, mnt); err == nil {
 		t.Error("unmounting a directory that is not mounted succeeded")
+	}
+}
+
+// TestDetachWaitsForRelease holds a loop device open while Detach runs, as
+// udev's probe may: Detach returns only once the kernel has let the device
+// go, so a build never ends with it attached.
+func TestDetachWaitsForRelease(t *testing.T) {
+	requireRoot(t)
+	ctx := context.Background()
+	img := filepath.Join(t.TempDir(), "disk.raw")
+	if err := os.WriteFile(img, make([]byte, 1<<20), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	d := hostDriver{}
+	dev, err := d.AttachRange(ctx, img, 0, 1<<20)
+	if err != nil {
+		t.Fatal(err)
+	}
+	holder, err := os.Open(dev)
+	if err != nil {
+		_ = d.Detach(ctx, dev)
+		t.Fatal(err)
+	}
+	const hold = 300 * time.Millisecond
+	released := time.AfterFunc(hold, func() { holder.Close() })
+	defer released.Stop()
+	start := time.Now()
+	if err := d.Detach(ctx, dev); err != nil {
+		t.Fatal(err)
+	}
+	if waited := time.Since(start); waited < hold {
+		t.Errorf("Detach returned after %v, while the device was still held open for %v", waited, hold)
+	}
+	if out, _ := exec.Command("losetup", "-j", img).Output(); len(out) > 0 {
+		t.Errorf("still attached after Detach: %s", out)
 	}
 }
