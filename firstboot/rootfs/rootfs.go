@@ -66,7 +66,7 @@ func ReadPath(p string) ([]byte, error) {
 func ReadFile(r *os.Root, name string) ([]byte, error) {
 	f, err := r.OpenFile(Rel(name), os.O_RDONLY|syscall.O_NONBLOCK, 0)
 	if err != nil {
-		return nil, &fs.PathError{Op: "read", Path: abs(name), Err: cause(err)}
+		return nil, PathError("read", name, err)
 	}
 	return readAll(f, abs(name))
 }
@@ -91,22 +91,32 @@ func readAll(f *os.File, name string) ([]byte, error) {
 }
 
 // Current returns the content and info of the file that WriteFile would replace, or nil, nil, nil
-// when there is none. Only a regular file will do: the rename would replace a symlink, not the
-// file it points to, so a symlink is refused, as is a folder in the place of a file.
+// when there is none. Only a regular file will do (see replaceable).
 func Current(r *os.Root, name string) ([]byte, fs.FileInfo, error) {
-	info, err := r.Lstat(Rel(name))
-	switch {
-	case errors.Is(err, fs.ErrNotExist):
-		return nil, nil, nil
-	case err != nil:
-		return nil, nil, &fs.PathError{Op: "read", Path: abs(name), Err: cause(err)}
-	case info.Mode()&fs.ModeSymlink != 0:
-		return nil, nil, &fs.PathError{Op: "write", Path: abs(name), Err: errors.New("a symlink; refusing to replace it with a file")}
-	case !info.Mode().IsRegular():
-		return nil, nil, &fs.PathError{Op: "write", Path: abs(name), Err: fmt.Errorf("%w (mode %v)", ErrNotRegular, info.Mode())}
+	info, err := replaceable(r, name)
+	if info == nil || err != nil {
+		return nil, nil, err
 	}
 	data, err := ReadFile(r, name)
 	return data, info, err
+}
+
+// replaceable returns the info of the file name, nil when there is none, or why a rename must not
+// replace it: the rename would replace a symlink, not the file it points to, and a folder in the
+// place of a file is not ours to replace.
+func replaceable(r *os.Root, name string) (fs.FileInfo, error) {
+	info, err := r.Lstat(Rel(name))
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return nil, nil
+	case err != nil:
+		return nil, PathError("read", name, err)
+	case info.Mode()&fs.ModeSymlink != 0:
+		return nil, PathError("write", name, errors.New("a symlink; refusing to replace it with a file"))
+	case !info.Mode().IsRegular():
+		return nil, PathError("write", name, fmt.Errorf("%w (mode %v)", ErrNotRegular, info.Mode()))
+	}
+	return info, nil
 }
 
 // PathError is err as an *fs.PathError that names the file as on the live system (name is inside

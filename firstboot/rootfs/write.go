@@ -36,12 +36,12 @@ func IsTemp(base string) bool {
 // was and no temp file is left. The error is an *fs.PathError naming the file as on the live
 // system and why (a read-only file system, no space left, ...).
 func WriteFile(r *os.Root, name string, data []byte, perm fs.FileMode) error {
-	_, old, err := Current(r, name)
+	old, err := replaceable(r, name)
 	if err != nil {
 		return err
 	}
 	if err := write(r, Rel(name), data, perm, old); err != nil {
-		return &fs.PathError{Op: "write", Path: abs(name), Err: cause(err)}
+		return PathError("write", name, err)
 	}
 	return nil
 }
@@ -141,7 +141,7 @@ func SyncDir(r *os.Root, dir string) error {
 		d.Close()
 	}
 	if err != nil {
-		return &fs.PathError{Op: "sync", Path: abs(dir), Err: cause(err)}
+		return PathError("sync", dir, err)
 	}
 	return nil
 }
@@ -158,13 +158,13 @@ func Sweep(r *os.Root, dirs ...string) ([]string, error) {
 			continue
 		}
 		if err != nil {
-			errs = append(errs, &fs.PathError{Op: "sweep", Path: abs(dir), Err: cause(err)})
+			errs = append(errs, PathError("sweep", dir, err))
 			continue
 		}
 		entries, err := d.ReadDir(-1)
 		d.Close()
 		if err != nil {
-			errs = append(errs, &fs.PathError{Op: "sweep", Path: abs(dir), Err: cause(err)})
+			errs = append(errs, PathError("sweep", dir, err))
 			continue
 		}
 		n := len(removed)
@@ -174,7 +174,7 @@ func Sweep(r *os.Root, dirs ...string) ([]string, error) {
 			}
 			p := path.Join(Rel(dir), e.Name())
 			if err := r.Remove(p); err != nil && !errors.Is(err, fs.ErrNotExist) {
-				errs = append(errs, &fs.PathError{Op: "remove", Path: abs(p), Err: cause(err)})
+				errs = append(errs, PathError("remove", p, err))
 				continue
 			}
 			removed = append(removed, abs(p))
