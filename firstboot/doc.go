@@ -10,7 +10,9 @@
 //   - netstate:  address snapshots, from `ip -j` JSON or live from netlink
 //   - policy:    the pure decision: snapshot + toggle -> family, address, reasons
 //   - aioconfig: upsert local_config, shared_config and the /etc/hosts block, atomically
-//   - status:    the helper's report (its JSON contract) and the status file
+//   - rootfs:    every read (size-capped) and atomic write of a file under the root, and the sweep
+//     of temp files that a killed run left
+//   - status:    the helper's report (its JSON contract), the status file and the state's JSON
 //   - live:      wait on netlink events until the addresses the decision needs are usable
 //   - dhcpprobe: ask the network what it offers (DHCPv4, DHCPv6, router advertisements)
 //   - metadata:  user-data from the OpenStack metadata service (IPv4 and IPv6 link-local)

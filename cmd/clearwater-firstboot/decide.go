@@ -7,9 +7,11 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"io/fs"
 	"net/netip"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/clearwater-aio/packer-plugin-clearwater/firstboot/aioconfig"
 	"github.com/clearwater-aio/packer-plugin-clearwater/firstboot/config"
@@ -52,7 +54,8 @@ func decideFlags(verb string, stderr io.Writer) (*flag.FlagSet, *options) {
 		}[verb]
 		fmt.Fprintf(stderr, "Usage: clearwater-firstboot %s [flags]\n\n%s\n\nFlags:\n", verb, what)
 		fs.PrintDefaults()
-		fmt.Fprint(stderr, "\nExit status: 0 decided (degraded included), 1 no usable address (nothing written), 2 bad usage or config.\n")
+		fmt.Fprint(stderr, "\nExit status: 0 decided (degraded included), 1 no usable address (nothing written), 2 bad usage or config,\n"+
+			"3 decided but Clearwater's config could not be written (old files intact; the status says which file and why).\n")
 	}
 	return fs, o
 }
@@ -67,6 +70,13 @@ func decideCommand(ctx context.Context, verb string, args []string, stdout, stde
 		return exitUsage
 	}
 	rep, code := decide(ctx, *o, stderr)
+	if verb == "run" {
+		// Every path of a run is recorded, failures included, so that status tells what happened.
+		if err := writeStatus(o.root, rep); err != nil {
+			fmt.Fprintf(stderr, "clearwater-firstboot: could not record the status of this run (clearwater-firstboot status will not show it): %v\n", err)
+			rep.Warnings = append(rep.Warnings, "the status of this run could not be recorded: "+err.Error())
+		}
+	}
 	if err := printReport(stdout, rep, o.json); err != nil {
 		fmt.Fprintf(stderr, "clearwater-firstboot %s: %v\n", verb, err)
 	}
@@ -93,6 +103,9 @@ func (o options) check() error {
 func decide(ctx context.Context, o options, stderr io.Writer) (Report, int) {
 	rep := Report{Version: version, Mode: o.verb}
 	logf := func(format string, a ...any) { fmt.Fprintf(stderr, "clearwater-firstboot: "+format+"\n", a...) }
+	if o.verb == "run" {
+		sweep(o.root, &rep)
+	}
 
 	ud, found := readUserData(o, &rep)
 	cfg, err := settle(o, ud, &rep)
@@ -124,27 +137,45 @@ func decide(ctx context.Context, o options, stderr io.Writer) (Report, int) {
 	applyDecision(&rep, d)
 	if !d.Decided() {
 		logf("%s", d.Error)
-		if o.verb == "run" {
-			writeStatus(o.root, rep, logf)
-		}
 		return rep, exitNoAddress
 	}
 	return rep, write(o, cfg, d.Address, &rep, logf)
 }
 
-// write plans (plan) or writes (run) Clearwater's config, and records the run.
+// write plans (plan) or writes (run) Clearwater's config, and records the state.
 func write(o options, cfg config.Config, addr netip.Addr, rep *Report, logf func(string, ...any)) int {
-	res, err := writeConfig(o, cfg, addr)
+	res, err := writeConfig(o, cfg, addr, rep)
+	rep.Changed, rep.Changes, rep.NotWritten = res.Changed, res.Changes, res.Pending
 	if err != nil {
-		rep.Error = err.Error()
-		logf("%v", err)
-		return exitNoAddress
+		rep.Error = writeError(err) + ": " + leftAsItWas(res)
+		logf("%s", rep.Error)
+		return exitNotWritten
 	}
-	rep.Changed, rep.Changes = res.Changed, res.Changes
 	if o.verb == "run" {
-		afterWrite(o, *rep, res, logf)
+		return afterWrite(o, rep, res, logf)
 	}
 	return exitDecided
+}
+
+// writeError says which file could not be read or written and why.
+func writeError(err error) string {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		return fmt.Sprintf("could not %s %s: %v", pe.Op, pe.Path, pe.Err)
+	}
+	return "could not write Clearwater's config: " + strings.TrimPrefix(err.Error(), "aioconfig: ")
+}
+
+// leftAsItWas says what a failed write left as it was.
+func leftAsItWas(res aioconfig.Result) string {
+	if len(res.Changes) == 0 {
+		return "nothing was written; every file is as it was"
+	}
+	var not []string
+	for _, c := range res.Pending {
+		not = append(not, c.Path)
+	}
+	return "only part was written; " + strings.Join(not, ", ") + " left as it was"
 }
 
 // readUserData finds and parses the user-data on disk; a problem is a reason, never a failure.
@@ -214,8 +245,16 @@ func markerExists(root string) bool {
 }
 
 // writeConfig plans (plan) or applies (run) Clearwater's config for addr.
-func writeConfig(o options, cfg config.Config, addr netip.Addr) (aioconfig.Result, error) {
-	v := aioconfig.Values{Address: addr, Hostname: cfg.Hostname, Previous: readState(o.root).address()}
+func writeConfig(o options, cfg config.Config, addr netip.Addr, rep *Report) (aioconfig.Result, error) {
+	v := aioconfig.Values{Address: addr, Hostname: cfg.Hostname}
+	prev, err := readState(o.root)
+	switch {
+	case err == nil:
+		v.Previous = prev.address()
+	case !errors.Is(err, fs.ErrNotExist):
+		v.PreviousUnknown = true
+		rep.Warnings = append(rep.Warnings, fmt.Sprintf("the last run's state is unreadable (%v): whether the address changed is judged from %s alone", err, aioconfig.LocalConfig))
+	}
 	if cfg.PublicIP != "" {
 		v.PublicIP = netip.MustParseAddr(cfg.PublicIP) // validated by config
 	}
@@ -225,17 +264,21 @@ func writeConfig(o options, cfg config.Config, addr netip.Addr) (aioconfig.Resul
 	return aioconfig.Apply(o.root, v)
 }
 
-// afterWrite records the run and restarts what must see the new hosts block.
-func afterWrite(o options, rep Report, res aioconfig.Result, logf func(string, ...any)) {
-	if err := writeState(o.root, rep); err != nil {
-		logf("recording state: %v", err)
+// afterWrite records the state and restarts what must see the new hosts block. A state that
+// cannot be recorded fails the run: the next one would take the address for a new one.
+func afterWrite(o options, rep *Report, res aioconfig.Result, logf func(string, ...any)) int {
+	code := exitDecided
+	if err := writeState(o.root, *rep); err != nil {
+		rep.Error = writeError(err) + ": Clearwater's config is written, but the next run may take the address for a new one and reset the cluster"
+		logf("%s", rep.Error)
+		code = exitNotWritten
 	}
 	if res.HostsChanged && !o.offline() && filepath.Clean(o.root) == "/" {
 		if err := restartDNSMasq(); err != nil {
 			logf("restarting dnsmasq: %v", err)
 		}
 	}
-	writeStatus(o.root, rep, logf)
+	return code
 }
 
 func printReport(w io.Writer, rep Report, asJSON bool) error {

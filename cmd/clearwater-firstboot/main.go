@@ -8,7 +8,8 @@
 //	clearwater-firstboot version
 //
 // Exit status: 0 decided (degraded included), 1 no usable address (nothing written), 2 bad usage or
-// config.
+// config, 3 decided but Clearwater's config could not be written (old files intact; the status
+// says which file and why).
 package main
 
 import (
@@ -30,6 +31,8 @@ const (
 	exitDecided   = 0
 	exitNoAddress = 1
 	exitUsage     = 2
+	// exitNotWritten: decided, but a file could not be written; what was not written is as it was.
+	exitNotWritten = 3
 )
 
 const usage = `clearwater-firstboot decides the address family of a Clearwater all-in-one node and writes its config.
@@ -41,7 +44,8 @@ Usage:
   clearwater-firstboot version print the version
 
 Run 'clearwater-firstboot <command> --help' for a command's flags.
-Exit status: 0 decided, 1 no usable address (nothing written), 2 bad usage or config.
+Exit status: 0 decided, 1 no usable address (nothing written), 2 bad usage or config,
+3 decided but could not write (old files intact; the status says which file and why).
 `
 
 func main() {

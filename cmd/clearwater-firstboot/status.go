@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -12,10 +11,15 @@ import (
 	"net/netip"
 	"os"
 	"os/exec"
+	"path"
 	"path/filepath"
+	"slices"
 	"time"
 
+	"github.com/clearwater-aio/packer-plugin-clearwater/firstboot/aioconfig"
+	"github.com/clearwater-aio/packer-plugin-clearwater/firstboot/netconf"
 	"github.com/clearwater-aio/packer-plugin-clearwater/firstboot/policy"
+	"github.com/clearwater-aio/packer-plugin-clearwater/firstboot/rootfs"
 	"github.com/clearwater-aio/packer-plugin-clearwater/firstboot/status"
 )
 
@@ -49,30 +53,48 @@ func (s state) address() netip.Addr {
 	return a
 }
 
-// readState returns the last run's state; none (or unreadable) means "no previous address".
-func readState(root string) state {
+// readState returns the last run's state. A missing file is the zero state and an error that
+// matches fs.ErrNotExist (there was no last run); any other error says that the state is
+// unreadable (torn by a crash, say), which must not be taken for "no last run".
+func readState(root string) (state, error) {
 	var s state
-	data, err := os.ReadFile(filepath.Join(root, StateFile))
-	if err == nil {
-		_ = json.Unmarshal(data, &s) // a corrupt state is no state: the next write repairs it
+	err := status.ReadJSON(root, StateFile, &s)
+	if err == nil && !s.address().IsValid() {
+		err = fmt.Errorf("%s holds no address (%q)", StateFile, s.Address)
 	}
-	return s
+	return s, err
 }
 
-// writeState records the decision when it differs from the recorded one.
+// writeState records the decision when it differs from the recorded one (or that is unreadable).
 func writeState(root string, rep Report) error {
 	s := state{Address: rep.Address, Family: rep.Family, Interface: rep.Interface}
-	if readState(root) == s {
+	if old, err := readState(root); err == nil && old == s {
 		return nil
 	}
-	return status.WriteJSON(filepath.Join(root, StateFile), s)
+	return status.WriteJSON(root, StateFile, s)
 }
 
-// writeStatus records the report of this boot; a failure is logged, never fatal.
-func writeStatus(root string, rep Report, logf func(string, ...any)) {
+// writeStatus records the report of this boot.
+func writeStatus(root string, rep Report) error {
 	rep.Time = time.Now().UTC().Format(time.RFC3339)
-	if err := status.WriteJSON(filepath.Join(root, status.File), rep); err != nil {
-		logf("recording status: %v", err)
+	return status.WriteJSON(root, status.File, rep)
+}
+
+// sweep removes the temp files that a run killed mid-write left in the folders the helper writes
+// in (only the helper's, by their name), and says so.
+func sweep(root string, rep *Report) {
+	r, err := os.OpenRoot(root)
+	if err != nil {
+		return // the writes that follow say why
+	}
+	defer r.Close()
+	dirs := append(slices.Clone(aioconfig.Folders), path.Dir(status.File), path.Dir(StateFile))
+	removed, err := rootfs.Sweep(r, append(dirs, netconf.Folders(root)...)...)
+	for _, p := range removed {
+		rep.Reasons = append(rep.Reasons, "removed "+p+": a temp file that an interrupted run left")
+	}
+	if err != nil {
+		rep.Warnings = append(rep.Warnings, "temp files of an interrupted run left in place: "+err.Error())
 	}
 }
 
@@ -83,7 +105,7 @@ func statusCommand(args []string, stdout, stderr io.Writer) int {
 	flags.Usage = func() {
 		fmt.Fprintf(stderr, "Usage: clearwater-firstboot status [flags]\n\nPrint what the last run of this boot decided and why (%s).\n\nFlags:\n", status.File)
 		flags.PrintDefaults()
-		fmt.Fprint(stderr, "\nExit status: 0 the last run decided, 1 it did not or has not run this boot, 2 bad usage or unreadable status.\n")
+		fmt.Fprint(stderr, "\nExit status: 0 the last run decided and wrote, 1 it decided nothing or has not run this boot, 2 bad usage or unreadable status, 3 it decided but could not write.\n")
 	}
 	if code, ok := parseFlags(flags, args, stderr); !ok {
 		return code
@@ -102,8 +124,16 @@ func statusCommand(args []string, stdout, stderr io.Writer) int {
 	} else {
 		fmt.Fprintf(stdout, "last %s at %s (clearwater-firstboot %s)\n%s", rep.Mode, rep.Time, rep.Version, rep.Summary())
 	}
-	if rep.Family == "" {
+	return reportCode(rep)
+}
+
+// reportCode is the exit status that a recorded run stands for.
+func reportCode(rep Report) int {
+	switch {
+	case rep.Family == "":
 		return exitNoAddress
+	case rep.Error != "":
+		return exitNotWritten
 	}
 	return exitDecided
 }

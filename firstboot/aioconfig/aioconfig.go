@@ -26,6 +26,7 @@ import (
 	"fmt"
 	"net/netip"
 	"os"
+	"path"
 	"strings"
 
 	"github.com/clearwater-aio/packer-plugin-clearwater/firstboot/config"
@@ -59,7 +60,10 @@ type Values struct {
 	Address  netip.Addr // the chosen address: a unicast address, unzoned, not loopback or link-local
 	PublicIP netip.Addr // the public_ip override; the zero Addr means Address
 	Hostname string     // public_hostname and the SIP host names, e.g. "cw-aio"
-	Previous netip.Addr // the address of the last run; the zero Addr means there was none
+	Previous netip.Addr // the address of the last run, from the helper's state; the zero Addr means there was none
+	// PreviousUnknown says that the helper's state could not be read (torn by a crash, say):
+	// whether the address changed is then judged from local_config's local_ip alone.
+	PreviousUnknown bool
 }
 
 // Change is one file written or removed, or one directory emptied.
@@ -72,11 +76,18 @@ type Change struct {
 type Result struct {
 	Changed      bool `json:"changed"`       // anything written or removed
 	HostsChanged bool `json:"hosts_changed"` // the /etc/hosts block changed: dnsmasq, which serves it, needs a restart
-	// ClusterReset reports that the address is new (it differs from Previous, or there was no
-	// Previous), so ClusterSettings was removed and EtcdData emptied, where they had anything.
+	// ClusterReset reports that the address is new (see AddressChanged), so ClusterSettings
+	// was removed and EtcdData emptied, where they had anything.
 	ClusterReset bool     `json:"cluster_reset"`
 	Changes      []Change `json:"changes,omitempty"`
+	// Pending are the changes that Apply planned but did not make because of its error, the
+	// first being the one that failed: those files are as they were.
+	Pending []Change `json:"pending,omitempty"`
 }
+
+// Folders are the folders that Apply writes files in: where a run killed mid-write may have left
+// a temp file (rootfs.Sweep).
+var Folders = []string{path.Dir(LocalConfig), path.Dir(Hosts)}
 
 // Plan returns what Apply would do under root, without changing anything.
 func Plan(root string, v Values) (Result, error) {
@@ -201,12 +212,17 @@ func plan(root string, v Values) (*planned, error) {
 		return p, fmt.Errorf("aioconfig: root: %w", err)
 	}
 	defer r.Close()
+	var configured netip.Addr
 	for _, fe := range edits(v) {
-		if err := p.planFile(r, fe); err != nil {
+		old, err := p.planFile(r, fe)
+		if err != nil {
 			return &planned{}, err
 		}
+		if fe.path == LocalConfig {
+			configured = localIP(old)
+		}
 	}
-	if !v.Previous.IsValid() || v.Previous != v.Address {
+	if AddressChanged(v, configured) {
 		p.result.ClusterReset = true
 		if err := p.planReset(r); err != nil {
 			return &planned{}, err
@@ -214,4 +230,20 @@ func plan(root string, v Values) (*planned, error) {
 	}
 	p.result.Changed = len(p.result.Changes) > 0
 	return p, nil
+}
+
+// AddressChanged reports whether v.Address is new since the last run, judged from the helper's
+// state (v.Previous) and from Clearwater's own record, local_config's local_ip (configured, the
+// zero Addr when it has none): either one naming another address means a cluster that was built
+// for that address. A state that could not be read says nothing either way, so that a state file
+// torn by a crash never costs the cluster that local_config shows to be this address's; no
+// state at all is a first run.
+func AddressChanged(v Values, configured netip.Addr) bool {
+	switch {
+	case v.PreviousUnknown:
+		return configured != v.Address
+	case !v.Previous.IsValid():
+		return true
+	}
+	return v.Previous != v.Address || (configured.IsValid() && configured != v.Address)
 }

@@ -12,6 +12,8 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+
+	"github.com/clearwater-aio/packer-plugin-clearwater/firstboot/rootfs"
 )
 
 // Upstream's templates (clearwater-auto-config/etc/clearwater/*), with an operator's additions.
@@ -222,13 +224,15 @@ func TestApplyFreshTree(t *testing.T) {
 
 func assertNoTemp(t *testing.T, root string) {
 	t.Helper()
-	matches, err := filepath.Glob(filepath.Join(root, "etc", "*", ".*aioconfig-*"))
+	matches, err := filepath.Glob(filepath.Join(root, "etc", "*", ".*"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	more, _ := filepath.Glob(filepath.Join(root, "etc", ".*aioconfig-*"))
-	if len(matches)+len(more) > 0 {
-		t.Errorf("temp files left behind: %v %v", matches, more)
+	more, _ := filepath.Glob(filepath.Join(root, "etc", ".*"))
+	for _, m := range append(matches, more...) {
+		if rootfs.IsTemp(filepath.Base(m)) {
+			t.Errorf("temp file left behind: %s", m)
+		}
 	}
 }
 
@@ -543,7 +547,8 @@ func TestWriteFailsPartWay(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "/etc/hosts") {
 		t.Fatalf("error = %v, want one about /etc/hosts", err)
 	}
-	want := Result{Changed: true, ClusterReset: true, Changes: []Change{{LocalConfig, Update}, {SharedConfig, Update}}}
+	want := Result{Changed: true, ClusterReset: true, Changes: []Change{{LocalConfig, Update}, {SharedConfig, Update}},
+		Pending: []Change{{Hosts, Update}, {ClusterSettings, Remove}, {EtcdData, EmptyDir}}}
 	if !reflect.DeepEqual(res, want) {
 		t.Errorf("Result = %+v, want %+v", res, want)
 	}

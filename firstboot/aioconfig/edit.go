@@ -128,6 +128,20 @@ func keyIndex(text []byte, kvs []keyValue) int {
 	return -1
 }
 
+// localIP returns the address that local_config's local_ip holds, as bash reads it (the last
+// assignment at column 0 wins, quotes removed), or the zero Addr when it holds none.
+func localIP(content []byte) netip.Addr {
+	kvs := []keyValue{{Key: "local_ip"}}
+	var a netip.Addr
+	for _, l := range splitLines(content) {
+		if keyIndex(l.text, kvs) == 0 {
+			v := strings.TrimSpace(string(l.text[len("local_ip="):]))
+			a, _ = netip.ParseAddr(strings.Trim(v, `"'`))
+		}
+	}
+	return a
+}
+
 // replaceBlock puts body between the marker lines start and end, where the first block is, or
 // at the end of the file when there is none; later blocks are dropped (upstream's sed deletes
 // them all). Marker lines match with trailing blanks ignored. A start marker without an end

@@ -6,20 +6,10 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
-	"math/rand/v2"
 	"os"
 	"path"
-	"strconv"
-	"strings"
-)
 
-// maxFileSize bounds what is read into memory: far above any real /etc/hosts or Clearwater config.
-const maxFileSize = 64 << 20
-
-// newFileMode and newDirMode are the modes of what we create, as upstream's files have.
-const (
-	newFileMode = 0o644
-	newDirMode  = 0o755
+	"github.com/clearwater-aio/packer-plugin-clearwater/firstboot/rootfs"
 )
 
 // fileEdit computes a file's new content from its old one (nil when the file is missing).
@@ -55,11 +45,13 @@ func (p *planned) apply(root string) (Result, error) {
 	}
 	r, err := os.OpenRoot(root)
 	if err != nil {
+		res.Pending = p.result.Changes
 		return res, fmt.Errorf("aioconfig: root: %w", err)
 	}
 	defer r.Close()
 	for i, step := range p.steps {
 		if err := step(r); err != nil {
+			res.Pending = p.result.Changes[i:]
 			return res, err
 		}
 		res.record(p.result.Changes[i])
@@ -68,149 +60,35 @@ func (p *planned) apply(root string) (Result, error) {
 }
 
 // rel turns a path inside the image into a name for os.Root.
-func rel(name string) string { return strings.TrimPrefix(name, "/") }
+func rel(name string) string { return rootfs.Rel(name) }
 
-// planFile reads fe's file and adds a step to write it when its content changes.
-func (p *planned) planFile(r *os.Root, fe fileEdit) error {
-	old, info, err := readFile(r, fe.path)
+// planFile reads fe's file and adds a step to write it when its content changes. It returns
+// the old content (nil when the file is missing).
+func (p *planned) planFile(r *os.Root, fe fileEdit) ([]byte, error) {
+	old, info, err := rootfs.Current(r, fe.path)
 	if err != nil {
-		return err
+		return nil, fmt.Errorf("aioconfig: %w", err)
 	}
 	data := fe.edit(old)
 	if info != nil && bytes.Equal(old, data) {
-		return nil
+		return old, nil
 	}
 	action := Update
 	if info == nil {
 		action = Create
 	}
 	p.add(Change{Path: fe.path, Action: action}, func(r *os.Root) error {
-		return writeAtomic(r, fe.path, data, info)
+		if err := rootfs.WriteFile(r, fe.path, data, rootfs.FileMode); err != nil {
+			return fmt.Errorf("aioconfig: %w", err)
+		}
+		return nil
 	})
-	return nil
-}
-
-// readFile returns a file's content and info, or nil and nil when it does not exist. Only a
-// regular file will do: a symlink would be replaced by the rename, so it is refused.
-func readFile(r *os.Root, name string) ([]byte, fs.FileInfo, error) {
-	info, err := r.Lstat(rel(name))
-	switch {
-	case errors.Is(err, fs.ErrNotExist):
-		return nil, nil, nil
-	case err != nil:
-		return nil, nil, fmt.Errorf("aioconfig: read %s: %w", name, err)
-	case info.Mode()&fs.ModeSymlink != 0:
-		return nil, nil, fmt.Errorf("aioconfig: %s is a symlink; refusing to replace it with a file", name)
-	case !info.Mode().IsRegular():
-		return nil, nil, fmt.Errorf("aioconfig: %s is not a regular file (mode %v)", name, info.Mode())
-	case info.Size() > maxFileSize:
-		return nil, nil, fmt.Errorf("aioconfig: %s is %d bytes, more than the %d this reads", name, info.Size(), maxFileSize)
-	}
-	data, err := r.ReadFile(rel(name))
-	if err != nil {
-		return nil, nil, fmt.Errorf("aioconfig: read %s: %w", name, err)
-	}
-	return data, info, nil
-}
-
-// writeAtomic replaces name with data: a temp file in the same folder, written and synced with
-// the old file's owner and mode (or newFileMode), renamed over name, and the folder synced. On
-// an error the temp file is removed and name is as it was.
-func writeAtomic(r *os.Root, name string, data []byte, old fs.FileInfo) error {
-	name = rel(name)
-	dir := path.Dir(name)
-	if err := mkdirs(r, dir); err != nil {
-		return fmt.Errorf("aioconfig: create %s: %w", "/"+dir, err)
-	}
-	f, tmp, err := createTemp(r, dir, path.Base(name))
-	if err != nil {
-		return fmt.Errorf("aioconfig: write /%s: %w", name, err)
-	}
-	err = fill(f, data, old)
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = r.Rename(tmp, name)
-	}
-	if err != nil {
-		r.Remove(tmp)
-		return fmt.Errorf("aioconfig: write /%s: %w", name, err)
-	}
-	return syncDir(r, dir)
-}
-
-// fill writes data to f, gives f old's owner and mode, and syncs it.
-func fill(f *os.File, data []byte, old fs.FileInfo) error {
-	if _, err := f.Write(data); err != nil {
-		return err
-	}
-	mode := fs.FileMode(newFileMode)
-	if old != nil {
-		// Owner first: chown clears the set-id bits that chmod then restores.
-		if uid, gid, ok := owner(old); ok {
-			if err := f.Chown(uid, gid); err != nil {
-				return err
-			}
-		}
-		mode = old.Mode() & (fs.ModePerm | fs.ModeSetuid | fs.ModeSetgid | fs.ModeSticky)
-	}
-	if err := f.Chmod(mode); err != nil {
-		return err
-	}
-	return f.Sync()
-}
-
-// createTemp creates a new, empty file beside base in dir.
-func createTemp(r *os.Root, dir, base string) (*os.File, string, error) {
-	for range 16 {
-		tmp := path.Join(dir, "."+base+".aioconfig-"+strconv.FormatUint(rand.Uint64(), 36))
-		f, err := r.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
-		if errors.Is(err, fs.ErrExist) {
-			continue
-		}
-		return f, tmp, err
-	}
-	return nil, "", errors.New("no free temp file name")
-}
-
-// mkdirs creates dir and its missing parents with newDirMode, syncing each parent so that the
-// new entries survive a crash.
-func mkdirs(r *os.Root, dir string) error {
-	if dir == "." {
-		return nil
-	}
-	info, err := r.Stat(dir)
-	if err == nil {
-		if !info.IsDir() {
-			return fmt.Errorf("/%s is not a directory", dir)
-		}
-		return nil
-	}
-	if !errors.Is(err, fs.ErrNotExist) {
-		return err
-	}
-	parent := path.Dir(dir)
-	if err := mkdirs(r, parent); err != nil {
-		return err
-	}
-	if err := r.Mkdir(dir, newDirMode); err != nil {
-		return err
-	}
-	if err := r.Chmod(dir, newDirMode); err != nil { // past the umask
-		return err
-	}
-	return syncDir(r, parent)
+	return old, nil
 }
 
 func syncDir(r *os.Root, dir string) error {
-	d, err := r.Open(dir)
-	if err != nil {
-		return fmt.Errorf("aioconfig: sync /%s: %w", dir, err)
-	}
-	defer d.Close()
-	if err := d.Sync(); err != nil {
-		return fmt.Errorf("aioconfig: sync /%s: %w", dir, err)
+	if err := rootfs.SyncDir(r, dir); err != nil {
+		return fmt.Errorf("aioconfig: %w", err)
 	}
 	return nil
 }
@@ -223,13 +101,13 @@ func (p *planned) planReset(r *os.Root) error {
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
 	case err != nil:
-		return fmt.Errorf("aioconfig: read %s: %w", ClusterSettings, err)
+		return fmt.Errorf("aioconfig: %w", rootfs.PathError("read", ClusterSettings, err))
 	case info.IsDir():
-		return fmt.Errorf("aioconfig: %s is a directory", ClusterSettings)
+		return fmt.Errorf("aioconfig: %w", rootfs.PathError("remove", ClusterSettings, errors.New("a directory, not a file")))
 	default:
 		p.add(Change{Path: ClusterSettings, Action: Remove}, func(r *os.Root) error {
 			if err := r.Remove(rel(ClusterSettings)); err != nil && !errors.Is(err, fs.ErrNotExist) {
-				return fmt.Errorf("aioconfig: remove %s: %w", ClusterSettings, err)
+				return fmt.Errorf("aioconfig: %w", rootfs.PathError("remove", ClusterSettings, err))
 			}
 			return syncDir(r, path.Dir(rel(ClusterSettings)))
 		})
@@ -251,15 +129,15 @@ func entries(r *os.Root, dir string, n int) ([]string, error) {
 		return nil, nil
 	}
 	if err != nil {
-		return nil, fmt.Errorf("aioconfig: read %s: %w", dir, err)
+		return nil, fmt.Errorf("aioconfig: %w", rootfs.PathError("read", dir, err))
 	}
 	defer d.Close()
 	if info, err := d.Stat(); err != nil || !info.IsDir() {
-		return nil, fmt.Errorf("aioconfig: %s is not a directory", dir)
+		return nil, fmt.Errorf("aioconfig: %w", rootfs.PathError("read", dir, errors.New("not a directory")))
 	}
 	names, err := d.Readdirnames(n)
 	if err != nil && !errors.Is(err, io.EOF) { // io.EOF: an empty dir, when n > 0
-		return nil, fmt.Errorf("aioconfig: read %s: %w", dir, err)
+		return nil, fmt.Errorf("aioconfig: %w", rootfs.PathError("read", dir, err))
 	}
 	return names, nil
 }
@@ -273,7 +151,7 @@ func emptyDir(r *os.Root, dir string) error {
 	}
 	for _, n := range names {
 		if err := r.RemoveAll(path.Join(rel(dir), n)); err != nil {
-			return fmt.Errorf("aioconfig: empty %s: %w", dir, err)
+			return fmt.Errorf("aioconfig: %w", rootfs.PathError("empty", dir, err))
 		}
 	}
 	return syncDir(r, rel(dir))

@@ -6,6 +6,8 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+
+	"github.com/clearwater-aio/packer-plugin-clearwater/firstboot/rootfs"
 )
 
 // Load reads the config under root (File, then every *.yaml in DropIn) and the drop-ins that
@@ -17,7 +19,7 @@ func Load(root, file string, extra []Source) (Config, []string, error) {
 	}
 	var sources []Source
 	main := filepath.Join(root, file)
-	data, err := os.ReadFile(main)
+	data, err := rootfs.ReadPath(main)
 	switch {
 	case err == nil:
 		sources = append(sources, Source{Name: main, Data: data})
@@ -35,7 +37,7 @@ func Load(root, file string, extra []Source) (Config, []string, error) {
 			continue
 		}
 		p := filepath.Join(dir, e.Name())
-		data, err := os.ReadFile(p)
+		data, err := rootfs.ReadPath(p)
 		if err != nil {
 			return Default(), nil, &Error{File: p, Msg: err.Error()}
 		}

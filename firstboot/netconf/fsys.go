@@ -3,22 +3,14 @@ package netconf
 import (
 	"bytes"
 	"errors"
-	"fmt"
-	"io"
 	"io/fs"
 	"os"
 	"path"
 	"sort"
-	"strconv"
 	"strings"
-	"time"
+
+	"github.com/clearwater-aio/packer-plugin-clearwater/firstboot/rootfs"
 )
-
-// maxFileSize bounds every config file read: far above any real network config.
-const maxFileSize = 1 << 20
-
-// rel turns a path inside the image into a name for os.Root.
-func rel(name string) string { return strings.TrimPrefix(path.Clean(name), "/") }
 
 // readFile reads name under root; a missing file is nil, nil.
 func readFile(root, name string) ([]byte, error) {
@@ -27,20 +19,9 @@ func readFile(root, name string) ([]byte, error) {
 		return nil, err
 	}
 	defer r.Close()
-	f, err := r.Open(rel(name))
+	data, err := rootfs.ReadFile(r, name)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, nil
-	}
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	if st, err := f.Stat(); err != nil || !st.Mode().IsRegular() {
-		return nil, fmt.Errorf("%s: not a regular file", name)
-	}
-	data, err := io.ReadAll(io.LimitReader(f, maxFileSize+1))
-	if err == nil && len(data) > maxFileSize {
-		err = fmt.Errorf("%s: larger than %d bytes", name, maxFileSize)
 	}
 	return data, err
 }
@@ -48,19 +29,8 @@ func readFile(root, name string) ([]byte, error) {
 // glob lists the regular files in dir (under root) whose names end with ext, sorted by name.
 // A missing folder is empty.
 func glob(root, dir, ext string) []string {
-	r, err := os.OpenRoot(root)
-	if err != nil {
-		return nil
-	}
-	defer r.Close()
-	f, err := r.Open(rel(dir))
-	if err != nil {
-		return nil
-	}
-	defer f.Close()
-	entries, _ := f.ReadDir(4096)
 	var out []string
-	for _, e := range entries {
+	for _, e := range entries(root, dir) {
 		if e.Type().IsRegular() && strings.HasSuffix(e.Name(), ext) && !strings.HasPrefix(e.Name(), ".") {
 			out = append(out, path.Join(dir, e.Name()))
 		}
@@ -69,8 +39,24 @@ func glob(root, dir, ext string) []string {
 	return out
 }
 
-// writeFile replaces name under root with data atomically: a temp file in the same folder,
-// fsync, rename, fsync the folder. It reports false when the file already held data.
+// entries lists up to 4096 entries of dir under root; none when it cannot be read.
+func entries(root, dir string) []fs.DirEntry {
+	r, err := os.OpenRoot(root)
+	if err != nil {
+		return nil
+	}
+	defer r.Close()
+	f, err := r.Open(rootfs.Rel(dir))
+	if err != nil {
+		return nil
+	}
+	defer f.Close()
+	list, _ := f.ReadDir(4096)
+	return list
+}
+
+// writeFile replaces name under root with data atomically (rootfs.WriteFile); a new file gets
+// mode. It reports false when the file already held data.
 func writeFile(root, name string, data []byte, mode fs.FileMode) (bool, error) {
 	old, err := readFile(root, name)
 	if err == nil && old != nil && bytes.Equal(old, data) {
@@ -81,30 +67,20 @@ func writeFile(root, name string, data []byte, mode fs.FileMode) (bool, error) {
 		return false, err
 	}
 	defer r.Close()
-	dir := path.Dir(rel(name))
-	if err := r.MkdirAll(dir, 0o755); err != nil {
+	if err := rootfs.WriteFile(r, name, data, mode); err != nil {
 		return false, err
-	}
-	tmp := path.Join(dir, "."+path.Base(name)+".tmp"+strconv.FormatInt(time.Now().UnixNano(), 36))
-	f, err := r.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, mode)
-	if err != nil {
-		return false, err
-	}
-	_, err = f.Write(data)
-	err = errors.Join(err, f.Chmod(mode), f.Sync(), f.Close())
-	if err == nil {
-		err = r.Rename(tmp, rel(name))
-	}
-	if err != nil {
-		_ = r.Remove(tmp)
-		return false, fmt.Errorf("writing %s: %w", name, err)
-	}
-	if d, err := r.Open(dir); err == nil {
-		err = d.Sync()
-		d.Close()
-		if err != nil {
-			return true, fmt.Errorf("syncing %s: %w", path.Dir(name), err)
-		}
 	}
 	return true, nil
+}
+
+// Folders are the folders under root where Write puts its files: where a run killed mid-write
+// may have left a temp file (rootfs.Sweep).
+func Folders(root string) []string {
+	dirs := []string{path.Dir(NetplanFile), IfupdownDir}
+	for _, e := range entries(root, networkdDir) {
+		if e.IsDir() && strings.HasSuffix(e.Name(), ".d") {
+			dirs = append(dirs, path.Join(networkdDir, e.Name()))
+		}
+	}
+	return dirs
 }

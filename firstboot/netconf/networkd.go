@@ -6,9 +6,12 @@ import (
 	"strings"
 )
 
+// networkdDir is where an administrator's .network files and their drop-ins live.
+const networkdDir = "/etc/systemd/network"
+
 // NetworkdDirs are where systemd-networkd reads .network files, highest priority first: a file
 // shadows those of the same name in later folders.
-var NetworkdDirs = []string{"/etc/systemd/network", "/run/systemd/network", "/usr/local/lib/systemd/network",
+var NetworkdDirs = []string{networkdDir, "/run/systemd/network", "/usr/local/lib/systemd/network",
 	"/usr/lib/systemd/network", "/lib/systemd/network"}
 
 // dhcpSet is the value of networkd's DHCP= setting as the two families it enables.
@@ -43,7 +46,7 @@ func writeNetworkd(root string, req Request) (Result, bool, error) {
 	if file == "" || err != nil {
 		return Result{}, err != nil, err
 	}
-	dropin := path.Join("/etc/systemd/network", path.Base(file)+".d", Name+".conf")
+	dropin := path.Join(networkdDir, path.Base(file)+".d", Name+".conf")
 	res := Result{Stack: Networkd, Path: dropin}
 	// A drop-in's DHCP= replaces the file's: start from what the file and its drop-ins say,
 	// ours included, so that nothing the operator enabled is turned off.

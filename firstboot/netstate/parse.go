@@ -7,8 +7,9 @@ import (
 	"fmt"
 	"io"
 	"net/netip"
-	"os"
 	"strings"
+
+	"github.com/clearwater-aio/packer-plugin-clearwater/firstboot/rootfs"
 )
 
 // Bounds on the JSON that ParseAddrs, ParseRoutes and Load accept: far more than `ip -j -d addr show`
@@ -366,7 +367,7 @@ func unmarshalObject(raw json.RawMessage, v any) error {
 // Load reads a snapshot from the files of `ip -j addr show` and of `ip -j route show default`
 // (routesPath may be empty: no default routes).
 func Load(addrsPath, routesPath string) (Snapshot, error) {
-	data, err := readLimited(addrsPath)
+	data, err := rootfs.ReadPath(addrsPath)
 	if err != nil {
 		return Snapshot{}, err
 	}
@@ -377,28 +378,11 @@ func Load(addrsPath, routesPath string) (Snapshot, error) {
 	if routesPath == "" {
 		return s, nil
 	}
-	if data, err = readLimited(routesPath); err != nil {
+	if data, err = rootfs.ReadPath(routesPath); err != nil {
 		return Snapshot{}, err
 	}
 	if s.Routes, err = ParseRoutes(data); err != nil {
 		return Snapshot{}, fmt.Errorf("%s: %w", routesPath, err)
 	}
 	return s, nil
-}
-
-// readLimited reads a file of at most MaxInput bytes.
-func readLimited(name string) ([]byte, error) {
-	f, err := os.Open(name)
-	if err != nil {
-		return nil, err // *PathError names the file and what is wrong
-	}
-	defer f.Close()
-	data, err := io.ReadAll(io.LimitReader(f, MaxInput+1))
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", name, err)
-	}
-	if len(data) > MaxInput {
-		return nil, fmt.Errorf("%s: larger than %d bytes: not an ip -j snapshot", name, MaxInput)
-	}
-	return data, nil
 }

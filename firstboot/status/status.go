@@ -7,10 +7,10 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
-	"path/filepath"
 	"strings"
 
 	"github.com/clearwater-aio/packer-plugin-clearwater/firstboot/aioconfig"
+	"github.com/clearwater-aio/packer-plugin-clearwater/firstboot/rootfs"
 )
 
 // File is where the helper records the report of this boot, relative to the root (on tmpfs).
@@ -33,8 +33,11 @@ type Report struct {
 	Mode     string             `json:"mode"`                // "run" or "plan"
 	UserData string             `json:"user_data,omitempty"` // where the user-data came from
 	Changes  []aioconfig.Change `json:"changes,omitempty"`
-	Version  string             `json:"version"`
-	Time     string             `json:"time,omitempty"` // in the status file: when it was written
+	// NotWritten are the changes that a run decided on but could not make (Error says why):
+	// those files are as they were.
+	NotWritten []aioconfig.Change `json:"not_written,omitempty"`
+	Version    string             `json:"version"`
+	Time       string             `json:"time,omitempty"` // in the status file: when it was written
 }
 
 // Reason returns the first reason that contains s, or "".
@@ -47,7 +50,8 @@ func (r Report) Reason(s string) string {
 	return ""
 }
 
-// Summary is the report for a person.
+// Summary is the report for a person. It says what was written, what was not and what was left
+// as it was, and never calls the config up to date when writing it failed.
 func (r Report) Summary() string {
 	var b strings.Builder
 	if r.Family == "" {
@@ -70,9 +74,10 @@ func (r Report) Summary() string {
 		}
 		fmt.Fprintf(&b, "%s %s\n", verb, c.Path)
 	}
-	if r.Family != "" && len(r.Changes) == 0 {
-		b.WriteString("config already up to date: nothing to write\n")
+	for _, c := range r.NotWritten {
+		fmt.Fprintf(&b, "not done: %s %s (left as it was)\n", c.Action, c.Path)
 	}
+	b.WriteString(r.outcome())
 	for _, s := range r.Reasons {
 		fmt.Fprintf(&b, "  because: %s\n", s)
 	}
@@ -82,33 +87,57 @@ func (r Report) Summary() string {
 	return b.String()
 }
 
+// outcome is the line after the changes that says what the run left, where there is one to say.
+func (r Report) outcome() string {
+	switch {
+	case r.Family == "":
+		return ""
+	case r.Error != "" && len(r.Changes) == 0:
+		return "nothing written: Clearwater's config is left as it was\n"
+	case r.Error != "":
+		return "partly written: the changes listed above without \"not done\" were made; every other file is left as it was\n"
+	case len(r.Changes) == 0:
+		return "config already up to date: nothing to write\n"
+	}
+	return ""
+}
+
 // Read reads the status file under root.
 func Read(root string) (Report, error) {
 	var r Report
-	path := filepath.Join(root, File)
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return r, err
-	}
-	if err := json.Unmarshal(data, &r); err != nil {
-		return r, fmt.Errorf("%s: %w", path, err)
-	}
-	return r, nil
+	err := ReadJSON(root, File, &r)
+	return r, err
 }
 
-// WriteJSON writes v as indented JSON to path, creating its folder, through a temporary file and
-// a rename so that a reader never sees half a file.
-func WriteJSON(path string, v any) error {
+// ReadJSON decodes the JSON file name under root into v. A missing file is an error that matches
+// fs.ErrNotExist; every error names the file.
+func ReadJSON(root, name string, v any) error {
+	r, err := os.OpenRoot(root)
+	if err != nil {
+		return err
+	}
+	defer r.Close()
+	data, err := rootfs.ReadFile(r, name)
+	if err != nil {
+		return err
+	}
+	if err := json.Unmarshal(data, v); err != nil {
+		return rootfs.PathError("decode", name, err)
+	}
+	return nil
+}
+
+// WriteJSON writes v as indented JSON to the file name under root, atomically (rootfs.WriteFile),
+// creating its folder.
+func WriteJSON(root, name string, v any) error {
 	data, err := json.MarshalIndent(v, "", "  ")
 	if err != nil {
 		return err
 	}
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+	r, err := os.OpenRoot(root)
+	if err != nil {
 		return err
 	}
-	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, append(data, '\n'), 0o644); err != nil {
-		return err
-	}
-	return os.Rename(tmp, path)
+	defer r.Close()
+	return rootfs.WriteFile(r, name, append(data, '\n'), rootfs.FileMode)
 }

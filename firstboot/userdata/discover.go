@@ -4,21 +4,20 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"os"
 	"path"
 	"path/filepath"
 	"strings"
-	"syscall"
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/clearwater-aio/packer-plugin-clearwater/firstboot/rootfs"
 	"github.com/clearwater-aio/packer-plugin-clearwater/firstboot/seedfs"
 )
 
 // MaxFileSize bounds every file Discover reads.
-const MaxFileSize = 16 << 20
+const MaxFileSize = rootfs.MaxFileSize
 
 // Kinds of Source.
 const (
@@ -297,29 +296,11 @@ func noCloudID(b []byte) (string, error) {
 	return fmt.Sprint(id), nil
 }
 
-// readFile reads a regular file of at most MaxFileSize bytes. It opens without blocking, so that
-// a FIFO put where user-data is expected cannot stall a boot.
+// readFile reads a regular file of at most MaxFileSize bytes, without blocking on a FIFO put
+// where user-data is expected (rootfs.ReadPath).
 func readFile(p string) ([]byte, error) {
-	f, err := os.OpenFile(p, os.O_RDONLY|syscall.O_NONBLOCK, 0)
-	if err != nil {
-		return nil, unwrapPath(err)
-	}
-	defer f.Close()
-	fi, err := f.Stat()
-	if err != nil {
-		return nil, err
-	}
-	if !fi.Mode().IsRegular() {
-		return nil, errors.New("not a regular file")
-	}
-	b, err := io.ReadAll(io.LimitReader(f, MaxFileSize+1))
-	if err != nil {
-		return nil, err
-	}
-	if len(b) > MaxFileSize {
-		return nil, fmt.Errorf("larger than %d MiB", MaxFileSize>>20)
-	}
-	return b, nil
+	b, err := rootfs.ReadPath(p)
+	return b, unwrapPath(err)
 }
 
 // unwrapPath drops the path from a *fs.PathError, which the notes already name.

@@ -137,7 +137,8 @@ func (p *Provisioner) install(ctx context.Context, g *guest, dir string) error {
 	return res.failure(what, scriptRun("install.sh"))
 }
 
-// verify runs the installed helper's plan. Exit 2 (a config the helper refuses) fails the build;
+// verify runs the installed helper's plan. Exit 2 (a config the helper refuses) fails the build,
+// as does exit 3 (the image's files would refuse the write at boot: the helper says which);
 // exit 1 only says that the build environment has no address the helper would use.
 func (p *Provisioner) verify(ctx context.Context, g *guest, dir string) error {
 	what := "verifying the installed helper (" + p.config.InstallPath + " plan --root /)"

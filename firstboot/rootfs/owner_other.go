@@ -1,6 +1,6 @@
 //go:build !unix
 
-package aioconfig
+package rootfs
 
 import "io/fs"
 

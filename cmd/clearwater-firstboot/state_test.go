@@ -1,0 +1,134 @@
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// The two snapshots and the addresses the helper picks from them.
+const (
+	addrA = "192.0.2.10"            // dual-stack: IPv4 wins
+	addrB = "2001:db8:1::ff:fe00:2" // ipv6-slaac: IPv6 only
+)
+
+var snapOf = map[string]string{addrA: "dual-stack", addrB: "ipv6-slaac"}
+
+// runAt runs the helper to completion on the snapshot that gives addr.
+func runAt(t *testing.T, root, addr string) result {
+	t.Helper()
+	r := cli(t, decideArgs("run", root, snap(snapOf[addr])...)...)
+	if r.code != exitDecided || r.rep.Address != addr {
+		t.Fatalf("run at %s = %d %+v\nstderr: %s", addr, r.code, r.rep, r.stderr)
+	}
+	return r
+}
+
+// buildCluster gives root what Clearwater's cluster manager and etcd write once they run.
+func buildCluster(t *testing.T, root string) {
+	t.Helper()
+	put(t, root, "etc/clearwater/cluster_settings", "servers=built\n")
+	put(t, root, "var/lib/clearwater-etcd/member/wal/0.wal", "wal")
+}
+
+func clusterKept(t *testing.T, root string) bool {
+	t.Helper()
+	_, err1 := os.Stat(filepath.Join(root, "etc/clearwater/cluster_settings"))
+	_, err2 := os.Stat(filepath.Join(root, "var/lib/clearwater-etcd/member/wal/0.wal"))
+	switch {
+	case err1 == nil && err2 == nil:
+		return true
+	case errors.Is(err1, fs.ErrNotExist) && errors.Is(err2, fs.ErrNotExist):
+		return false
+	}
+	t.Fatalf("cluster half cleared: %v, %v", err1, err2)
+	return false
+}
+
+func stateJSON(t *testing.T, addr, family string) string {
+	t.Helper()
+	b, err := json.Marshal(state{Address: addr, Family: family, Interface: "eth0"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+// A state file torn by a crash (empty, truncated, garbage) on the same address is a warning, never
+// a reason to clear the cluster: local_config shows that the address did not change. The run
+// repairs the state, and status shows the warning.
+func TestTornStateKeepsTheCluster(t *testing.T) {
+	for name, torn := range map[string]string{
+		"empty":      "",
+		"truncated":  stateJSON(t, addrA, "ipv4")[:17],
+		"garbage":    "\x00\x00\x00\x00PK\x03\x04 not json",
+		"no address": "{}\n",
+	} {
+		t.Run(name, func(t *testing.T) {
+			root := t.TempDir()
+			runAt(t, root, addrA)
+			buildCluster(t, root)
+			put(t, root, StateFile, torn)
+			r := runAt(t, root, addrA)
+			if !clusterKept(t, root) {
+				t.Errorf("a torn state (%q) cleared the cluster on the same address", torn)
+			}
+			if r.rep.Changed || len(r.rep.Changes) != 0 || !hasSubstring(r.rep.Warnings, "state is unreadable") {
+				t.Errorf("report = %+v, want no change and a warning about the state", r.rep)
+			}
+			if s, err := readState(root); err != nil || s.Address != addrA {
+				t.Errorf("state not repaired: %+v, %v", s, err)
+			}
+			if st := cli(t, "status", "--root", root); st.code != exitDecided || !strings.Contains(st.stdout, "warning: the last run's state is unreadable") {
+				t.Errorf("status = %d\n%s", st.code, st.stdout)
+			}
+		})
+	}
+	// A torn state where the address did change: local_config names the old one, so it resets.
+	root := t.TempDir()
+	runAt(t, root, addrA)
+	buildCluster(t, root)
+	put(t, root, StateFile, "")
+	runAt(t, root, addrB)
+	if clusterKept(t, root) {
+		t.Error("a torn state hid a real address change: the cluster of the old address was kept")
+	}
+}
+
+// A power cut between the config write and the state write, after an address change from A to
+// B, leaves one of them naming A. Either way the next run at B clears the cluster (the crash may
+// have come before the reset, and the services may have run with A's config); once both agree,
+// it is kept.
+func TestPowerCutBetweenConfigAndState(t *testing.T) {
+	for _, survived := range []string{"config", "state"} {
+		t.Run(survived+" survived", func(t *testing.T) {
+			root := t.TempDir()
+			runAt(t, root, addrA)
+			buildCluster(t, root)
+			if survived == "config" {
+				stateA := read(t, root, StateFile)
+				runAt(t, root, addrB) // the config for B is written...
+				put(t, root, StateFile, stateA)
+				buildCluster(t, root) // ...and the crash came before the reset and the state write
+			} else {
+				put(t, root, StateFile, stateJSON(t, addrB, "ipv6")) // the state for B, the config still A's
+			}
+			r := runAt(t, root, addrB)
+			if clusterKept(t, root) {
+				t.Errorf("the cluster built for %s survived the run at %s: %+v", addrA, addrB, r.rep)
+			}
+			if !strings.Contains(read(t, root, "etc/clearwater/local_config"), "local_ip="+addrB+"\n") {
+				t.Error("local_config does not name the new address")
+			}
+			buildCluster(t, root)
+			runAt(t, root, addrB)
+			if !clusterKept(t, root) {
+				t.Error("the cluster was cleared again although state and config agree")
+			}
+		})
+	}
+}

@@ -1,0 +1,72 @@
+package firstboot
+
+import (
+	"context"
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// A failed run fails the unit (no exit status is taken for success, no "-" before the command),
+// while the services only order after it, so they still start; systemd-analyze accepts the unit.
+func TestUnitFailsVisiblyButOrdersOnly(t *testing.T) {
+	exe, err := os.Executable() // an executable that exists, for systemd-analyze
+	if err != nil {
+		t.Fatal(err)
+	}
+	comm := newComm()
+	mustProvision(t, prepared(t, map[string]interface{}{"install_path": exe}), comm)
+	unit := string(staged(t, comm, "clearwater-firstboot.service").data)
+	for _, bad := range []string{"SuccessExitStatus", "Requires=", "RequiredBy=", "BindsTo=", "Requisite=", "ExecStart=-", "PartOf="} {
+		if strings.Contains(unit, "\n"+bad) {
+			t.Errorf("unit has %s: a failed run would not show, or would stop the services:\n%s", bad, unit)
+		}
+	}
+	bin, err := exec.LookPath("systemd-analyze")
+	if err != nil {
+		t.Skip("systemd-analyze not found (apt-get install systemd)")
+	}
+	dir := t.TempDir()
+	p := filepath.Join(dir, "clearwater-firstboot.service")
+	if err := os.WriteFile(p, []byte(unit), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if out, err := exec.CommandContext(ctx, bin, "verify", "--man=no", p).CombinedOutput(); err != nil || len(out) > 0 {
+		t.Errorf("systemd-analyze verify: %v\n%s", err, out)
+	}
+}
+
+// The LSB script returns the helper's exit status, so that a failed run is not reported as a
+// success. The helper is a stand-in here: the real one would write the live system's config.
+func TestInitScriptReturnsTheHelpersStatus(t *testing.T) {
+	dir := t.TempDir()
+	stub := filepath.Join(dir, "helper")
+	comm := newComm()
+	mustProvision(t, prepared(t, map[string]interface{}{"init_system": "sysvinit", "install_path": stub}), comm)
+	script := filepath.Join(dir, "clearwater-firstboot.init")
+	if err := os.WriteFile(script, staged(t, comm, "clearwater-firstboot.init").data, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for _, code := range []int{0, 1, 3} {
+		if err := os.WriteFile(stub, []byte("#!/bin/sh\n[ \"$1\" = run ] || exit 99\nexit "+string(rune('0'+code))+"\n"), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		err := exec.Command("/bin/sh", script, "start").Run()
+		var ee *exec.ExitError
+		got := 0
+		if errors.As(err, &ee) {
+			got = ee.ExitCode()
+		} else if err != nil {
+			t.Fatal(err)
+		}
+		if got != code {
+			t.Errorf("helper exits %d: the script returns %d", code, got)
+		}
+	}
+}
