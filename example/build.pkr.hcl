@@ -24,6 +24,7 @@ source "clearwater-chroot" "aio" {
   source_image          = local.base_image
   source_image_checksum = var.base_image_checksum
   format                = "qcow2"
+  compression           = var.compression
   disk_size             = var.disk_size
   output_directory      = var.output_directory
   image_name            = "clearwater-aio.qcow2"

@@ -25,6 +25,15 @@ variable "output_directory" {
   description = "Where the image is written. It must not exist, unless packer build runs with -force."
 }
 
+variable "compression" {
+  type        = string
+  default     = "zlib"
+  description = <<-EOT
+    How the qcow2 image is compressed: zlib (read by every QEMU), zstd (smaller and faster, for
+    clouds whose compute hosts all run QEMU 5.1 or later) or none.
+  EOT
+}
+
 variable "disk_size" {
   type        = string
   default     = "3G"

@@ -102,7 +102,7 @@ func TestBuildCustomizesImageOffline(t *testing.T) {
 	tmpl := bc.template(t, fmt.Sprintf(`  source_image = %s
   disk_size    = "96M"
   format       = "qcow2"
-  compress     = true`, strconv.Quote(bc.source)), fmt.Sprintf(`
+  compression  = "zstd"`, strconv.Quote(bc.source)), fmt.Sprintf(`
   provisioner "shell" {
     inline = [
       "echo \"built $((1+2)) 'quoted'\" > /etc/built",
@@ -137,6 +137,14 @@ func TestBuildCustomizesImageOffline(t *testing.T) {
 	}
 	if info, err := (hostDriver{}).ImageInfo(t.Context(), image); err != nil || info.Format != "qcow2" || info.VirtualSize != 96<<20 {
 		t.Errorf("output image info %+v, %v", info, err)
+	}
+	if ct := mustRun(t, "qemu-img", "info", "--output=json", image); !strings.Contains(ct, `"compression-type": "zstd"`) {
+		t.Errorf("compression = \"zstd\" did not reach the image:\n%s", ct)
+	}
+	for _, w := range []string{"Discarded free blocks: ", "Writing the image: 100%"} {
+		if !strings.Contains(res.Output, w) {
+			t.Errorf("the build does not say %q:\n%s", w, res.Output)
+		}
 	}
 
 	rootFS := extractPartition(t, image, 2)

@@ -82,6 +82,7 @@ func (b *Builder) steps() []multistep.Step {
 		&stepMountChroot{},
 		&stepCopyFiles{},
 		&commonsteps.StepProvision{},
+		&stepTrimFilesystems{},
 		&stepReleaseImage{},
 		&stepConvertImage{},
 		&stepChecksumImage{},

@@ -14,7 +14,7 @@ import (
 
 func TestBuilderConfigSpecHasEveryOption(t *testing.T) {
 	spec := (&Builder{}).ConfigSpec()
-	for _, k := range []string{"source_image", "source_image_checksum", "format", "compress", "output_directory", "image_name",
+	for _, k := range []string{"source_image", "source_image_checksum", "format", "compression", "output_directory", "image_name",
 		"disk_size", "root_partition", "mount_path", "chroot_mounts", "copy_files"} {
 		if _, ok := spec[k]; !ok {
 			t.Errorf("ConfigSpec lacks %s", k)

@@ -26,7 +26,7 @@ type Config struct {
 	SourceImage         string     `mapstructure:"source_image"`
 	SourceImageChecksum string     `mapstructure:"source_image_checksum"`
 	Format              string     `mapstructure:"format"`
-	Compress            bool       `mapstructure:"compress"`
+	Compression         string     `mapstructure:"compression"`
 	OutputDirectory     string     `mapstructure:"output_directory"`
 	ImageName           string     `mapstructure:"image_name"`
 	DiskSize            string     `mapstructure:"disk_size"`
@@ -71,8 +71,8 @@ func (c *Config) Prepare(raws ...interface{}) ([]string, error) {
 	if c.Format != "qcow2" && c.Format != "raw" {
 		add("format: %q is not supported: use \"qcow2\" or \"raw\"", c.Format)
 	}
-	if c.Compress && c.Format != "qcow2" {
-		add("compress: only qcow2 output can be compressed: remove compress or set format = \"qcow2\"")
+	if err := c.prepareCompression(); err != nil {
+		errs = packersdk.MultiErrorAppend(errs, err)
 	}
 	if c.OutputDirectory == "" {
 		c.OutputDirectory = "output-" + c.PackerBuildName

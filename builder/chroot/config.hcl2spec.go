@@ -21,7 +21,7 @@ type FlatConfig struct {
 	SourceImage         *string           `mapstructure:"source_image" cty:"source_image" hcl:"source_image"`
 	SourceImageChecksum *string           `mapstructure:"source_image_checksum" cty:"source_image_checksum" hcl:"source_image_checksum"`
 	Format              *string           `mapstructure:"format" cty:"format" hcl:"format"`
-	Compress            *bool             `mapstructure:"compress" cty:"compress" hcl:"compress"`
+	Compression         *string           `mapstructure:"compression" cty:"compression" hcl:"compression"`
 	OutputDirectory     *string           `mapstructure:"output_directory" cty:"output_directory" hcl:"output_directory"`
 	ImageName           *string           `mapstructure:"image_name" cty:"image_name" hcl:"image_name"`
 	DiskSize            *string           `mapstructure:"disk_size" cty:"disk_size" hcl:"disk_size"`
@@ -54,7 +54,7 @@ func (*FlatConfig) HCL2Spec() map[string]hcldec.Spec {
 		"source_image":               &hcldec.AttrSpec{Name: "source_image", Type: cty.String, Required: false},
 		"source_image_checksum":      &hcldec.AttrSpec{Name: "source_image_checksum", Type: cty.String, Required: false},
 		"format":                     &hcldec.AttrSpec{Name: "format", Type: cty.String, Required: false},
-		"compress":                   &hcldec.AttrSpec{Name: "compress", Type: cty.Bool, Required: false},
+		"compression":                &hcldec.AttrSpec{Name: "compression", Type: cty.String, Required: false},
 		"output_directory":           &hcldec.AttrSpec{Name: "output_directory", Type: cty.String, Required: false},
 		"image_name":                 &hcldec.AttrSpec{Name: "image_name", Type: cty.String, Required: false},
 		"disk_size":                  &hcldec.AttrSpec{Name: "disk_size", Type: cty.String, Required: false},

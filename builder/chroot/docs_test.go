@@ -2,12 +2,8 @@ package chroot
 
 import (
 	"os"
-	"path/filepath"
-	"regexp"
 	"strings"
 	"testing"
-
-	"github.com/clearwater-aio/packer-plugin-clearwater/internal/packertest"
 )
 
 const docsPath = "../../docs/builders/chroot.mdx"
@@ -27,31 +23,5 @@ func TestDocsListEveryOption(t *testing.T) {
 		if !strings.Contains(string(doc), "- `"+key+"` (") {
 			t.Errorf("%s does not document %s", docsPath, key)
 		}
-	}
-}
-
-// TestDocsExampleValidates runs packer validate on the doc's example.
-func TestDocsExampleValidates(t *testing.T) {
-	env := packertest.New(t)
-	doc, err := os.ReadFile(docsPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	m := regexp.MustCompile("(?s)## Example.*?```hcl\n(.*?)```").FindSubmatch(doc)
-	if m == nil {
-		t.Fatal("no example")
-	}
-	dir := t.TempDir()
-	if err := os.MkdirAll(filepath.Join(dir, "files"), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(dir, "files/hello.conf"), []byte("hello\n"), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(dir, "example.pkr.hcl"), m[1], 0o644); err != nil {
-		t.Fatal(err)
-	}
-	if res := env.Validate(t, dir, "example.pkr.hcl"); res.ExitCode != 0 {
-		t.Fatalf("packer validate of the docs example failed:\n%s", res.Output)
 	}
 }

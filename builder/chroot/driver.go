@@ -21,7 +21,9 @@ type Driver interface {
 	// CheckImage verifies a qcow2 image's metadata (raw images have none).
 	CheckImage(ctx context.Context, path, format string) error
 	// ConvertImage writes src (in srcFormat) to dst in dstFormat.
-	ConvertImage(ctx context.Context, src, srcFormat, dst, dstFormat string, compress bool) error
+	ConvertImage(ctx context.Context, src, srcFormat, dst, dstFormat string, o ConvertOptions) error
+	// Trim discards the unused blocks of the filesystem mounted at dir.
+	Trim(ctx context.Context, dir string) (string, error)
 	// ResizeImage grows a raw image file to size bytes.
 	ResizeImage(path string, size int64) error
 	// Partitions reads the partition table of a raw image file or device.
@@ -98,6 +100,7 @@ var requiredTools = []Tool{
 	{"resize2fs", "e2fsprogs"},
 	{"debugfs", "e2fsprogs"},
 	{"chroot", "coreutils"},
+	{"fstrim", "util-linux"},
 }
 
 // growTools are needed only when disk_size is set.
@@ -164,15 +167,6 @@ func (hostDriver) ImageInfo(ctx context.Context, path string) (ImageInfo, error)
 		return ImageInfo{}, fmt.Errorf("qemu-img info %s: %w", path, err)
 	}
 	return info, nil
-}
-
-func (hostDriver) ConvertImage(ctx context.Context, src, srcFormat, dst, dstFormat string, compress bool) error {
-	args := []string{"convert", "-f", srcFormat, "-O", dstFormat}
-	if compress {
-		args = append(args, "-c")
-	}
-	_, err := run(ctx, "qemu-img", append(args, src, dst)...)
-	return err
 }
 
 func (hostDriver) ResizeImage(path string, size int64) error {

@@ -53,8 +53,11 @@ func (f *fakeDriver) ImageInfo(_ context.Context, p string) (ImageInfo, error) {
 func (f *fakeDriver) CheckImage(_ context.Context, p, format string) error {
 	return f.record("check %s %s", p, format)
 }
-func (f *fakeDriver) ConvertImage(_ context.Context, src, sf, dst, df string, c bool) error {
-	return f.record("convert %s %s %s %s %v", src, sf, dst, df, c)
+func (f *fakeDriver) ConvertImage(_ context.Context, src, sf, dst, df string, o ConvertOptions) error {
+	return f.record("convert %s %s %s %s %s", src, sf, dst, df, o.Compression)
+}
+func (f *fakeDriver) Trim(_ context.Context, dir string) (string, error) {
+	return dir + ": 1 MiB (1048576 bytes) trimmed", f.record("trim %s", dir)
 }
 func (f *fakeDriver) ResizeImage(p string, size int64) error {
 	return f.record("resize %s %d", p, size)

@@ -50,8 +50,12 @@ func TestHostDriver(t *testing.T) {
 	})
 
 	qcow := filepath.Join(dir, "disk.qcow2")
-	if err := d.ConvertImage(ctx, img, "raw", qcow, "qcow2", true); err != nil {
+	var progress []float64
+	if err := d.ConvertImage(ctx, img, "raw", qcow, "qcow2", ConvertOptions{Compression: "zstd", Progress: func(p float64) { progress = append(progress, p) }}); err != nil {
 		t.Fatal(err)
+	}
+	if len(progress) == 0 || progress[len(progress)-1] != 100 {
+		t.Errorf("qemu-img's progress reports %v, want them to end at 100", progress)
 	}
 	if info, err := d.ImageInfo(ctx, qcow); err != nil || info.Format != "qcow2" || info.VirtualSize != 64<<20 {
 		t.Fatalf("ImageInfo = %+v, %v", info, err)

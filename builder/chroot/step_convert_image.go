@@ -32,8 +32,9 @@ func (s *stepConvertImage) Run(ctx context.Context, state multistep.StateBag) mu
 	}
 	s.created = true
 	image := filepath.Join(c.OutputDirectory, c.ImageName)
-	ui.Say(fmt.Sprintf("Writing the %s image %s...", c.Format, image))
-	if err := d.ConvertImage(ctx, state.Get("work_image").(string), "raw", image, c.Format, c.Compress); err != nil {
+	ui.Say(fmt.Sprintf("Writing the %s image %s (compression: %s)...", c.Format, image, c.Compression))
+	o := ConvertOptions{Compression: c.Compression, Progress: uiProgress(ui, "Writing the image")}
+	if err := d.ConvertImage(ctx, state.Get("work_image").(string), "raw", image, c.Format, o); err != nil {
 		return halt(state, fmt.Errorf("writing the image: %w", err))
 	}
 	state.Put("image_path", image)

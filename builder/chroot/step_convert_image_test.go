@@ -14,14 +14,14 @@ import (
 func TestStepConvertImage(t *testing.T) {
 	out := filepath.Join(t.TempDir(), "out")
 	d := &fakeDriver{}
-	c := &Config{OutputDirectory: out, ImageName: "a.qcow2", Format: "qcow2", Compress: true}
+	c := &Config{OutputDirectory: out, ImageName: "a.qcow2", Format: "qcow2", Compression: "zstd"}
 	state, _ := testState(t, c, d)
 	state.Put("work_image", "w.raw")
 	step := &stepConvertImage{}
 	if err := stateErrorAfter(step.Run(context.Background(), state), state); err != nil {
 		t.Fatal(err)
 	}
-	want := []string{"convert w.raw raw " + out + "/a.qcow2 qcow2 true"}
+	want := []string{"convert w.raw raw " + out + "/a.qcow2 qcow2 zstd"}
 	if !reflect.DeepEqual(d.Calls(), want) {
 		t.Errorf("calls %q", d.Calls())
 	}

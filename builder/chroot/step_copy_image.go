@@ -43,7 +43,7 @@ func (s *stepCopyImage) Run(ctx context.Context, state multistep.StateBag) multi
 	}
 	work := filepath.Join(s.workDir, "disk.raw")
 	ui.Say(fmt.Sprintf("Copying the %s source image (%d bytes) to a raw working copy...", info.Format, info.VirtualSize))
-	if err := d.ConvertImage(ctx, src, info.Format, work, "raw", false); err != nil {
+	if err := d.ConvertImage(ctx, src, info.Format, work, "raw", ConvertOptions{Progress: uiProgress(ui, "Copying")}); err != nil {
 		return halt(state, fmt.Errorf("copying source_image %s: %w", c.SourceImage, err))
 	}
 	state.Put("work_dir", s.workDir)

@@ -40,7 +40,7 @@ func TestStepCopyImage(t *testing.T) {
 				t.Fatal(err)
 			}
 			work := state.Get("work_image").(string)
-			if want := "convert /src/s.qcow2 qcow2 " + work + " raw false"; tc.d.Calls()[2] != want {
+			if want := "convert /src/s.qcow2 qcow2 " + work + " raw "; tc.d.Calls()[2] != want {
 				t.Errorf("calls %q", tc.d.Calls())
 			}
 			if filepath.Dir(filepath.Dir(work)) != filepath.Dir(out) {

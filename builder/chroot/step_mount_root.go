@@ -34,6 +34,7 @@ func (s *stepMountRoot) Run(ctx context.Context, state multistep.StateBag) multi
 	}
 	s.undos = append(s.undos, undo.push("unmounting "+mountPath, unmountFunc(d, mountPath)))
 	state.Put("mount_path", mountPath)
+	state.Put("image_mounts", []string{mountPath})
 	comm := &Communicator{Root: mountPath}
 	state.Put("communicator", comm)
 	if err := s.mountBoot(ctx, state, comm); err != nil {
@@ -97,6 +98,7 @@ func (s *stepMountRoot) mountBoot(ctx context.Context, state multistep.StateBag,
 			return fmt.Errorf("mounting %s from the image's fstab: %w", e.Dir, err)
 		}
 		s.undos = append(s.undos, undo.push("unmounting "+target, unmountFunc(d, target)))
+		state.Put("image_mounts", append(state.Get("image_mounts").([]string), target))
 	}
 	return nil
 }

@@ -40,6 +40,9 @@ func TestStepMountRoot(t *testing.T) {
 	if comm := state.Get("communicator").(*Communicator); comm.Root != mnt {
 		t.Errorf("communicator root %s", comm.Root)
 	}
+	if got, want := state.Get("image_mounts"), []string{mnt, mnt + "/boot", mnt + "/boot/efi"}; !reflect.DeepEqual(got, want) {
+		t.Errorf("image_mounts %q, want %q (what stepTrimFilesystems trims)", got, want)
+	}
 	step.Cleanup(state)
 	want := []string{
 		"mount ext4 /dev/l2 " + mnt,

@@ -6,6 +6,9 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"os"
+	"slices"
+	"strings"
 
 	packersdk "github.com/hashicorp/packer-plugin-sdk/packer"
 	"github.com/hashicorp/packer-plugin-sdk/template/config"
@@ -26,9 +29,11 @@ type Config struct {
 	// The helper's settings, rendered as a firstboot.d drop-in.
 	settings.Settings `mapstructure:",squash"`
 
-	// The operator's own user-data, any format; or the same base64-encoded (for gzip).
+	// The operator's own user-data, any format: as text, base64-encoded, or a file read as bytes
+	// (the only way to hand over a gzip file: Packer's file() reads UTF-8 text only).
 	BaseUserData       string `mapstructure:"base_user_data"`
 	BaseUserDataBase64 string `mapstructure:"base_user_data_base64"`
+	BaseUserDataFile   string `mapstructure:"base_user_data_file"`
 	// Compress the result with gzip.
 	Gzip bool `mapstructure:"gzip"`
 }
@@ -70,17 +75,44 @@ func (c *Config) addition() (userdata.Addition, []byte, error) {
 	return a, base, nil
 }
 
-// base returns the operator's user-data from whichever of the two options is set.
+// base returns the operator's user-data from whichever of the three options is set.
 func (c *Config) base() ([]byte, error) {
-	if c.BaseUserDataBase64 == "" {
-		return []byte(c.BaseUserData), nil
+	var set []string
+	for name, v := range map[string]string{
+		"base_user_data": c.BaseUserData, "base_user_data_base64": c.BaseUserDataBase64, "base_user_data_file": c.BaseUserDataFile,
+	} {
+		if v != "" {
+			set = append(set, name)
+		}
 	}
-	if c.BaseUserData != "" {
-		return nil, errors.New("base_user_data and base_user_data_base64: set one of them, not both")
+	if len(set) > 1 {
+		slices.Sort(set)
+		return nil, fmt.Errorf("%s: set only one of them", strings.Join(set, " and "))
 	}
-	b, err := base64.StdEncoding.DecodeString(c.BaseUserDataBase64)
-	if err != nil {
-		return nil, fmt.Errorf("base_user_data_base64: not base64 (use filebase64(\"file\")): %v", err)
+	switch {
+	case c.BaseUserDataFile != "":
+		b, err := os.ReadFile(c.BaseUserDataFile)
+		if err != nil {
+			return nil, fmt.Errorf("base_user_data_file: %v (a relative path is relative to where packer runs: use \"${path.root}/<file>\")", err)
+		}
+		return b, nil
+	case c.BaseUserDataBase64 != "":
+		b, err := base64.StdEncoding.DecodeString(c.BaseUserDataBase64)
+		if err != nil {
+			return nil, fmt.Errorf("base_user_data_base64: not base64 (for a file, set base_user_data_file to its path instead): %v", err)
+		}
+		return b, nil
 	}
-	return b, nil
+	return []byte(c.BaseUserData), nil
+}
+
+// baseName is the option that the base comes from.
+func (c *Config) baseName() string {
+	switch {
+	case c.BaseUserDataFile != "":
+		return "base_user_data_file"
+	case c.BaseUserDataBase64 != "":
+		return "base_user_data_base64"
+	}
+	return "base_user_data"
 }

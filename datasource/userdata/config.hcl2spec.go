@@ -24,6 +24,7 @@ type FlatConfig struct {
 	MetadataTimeout    *string  `mapstructure:"metadata_timeout" cty:"metadata_timeout" hcl:"metadata_timeout"`
 	BaseUserData       *string  `mapstructure:"base_user_data" cty:"base_user_data" hcl:"base_user_data"`
 	BaseUserDataBase64 *string  `mapstructure:"base_user_data_base64" cty:"base_user_data_base64" hcl:"base_user_data_base64"`
+	BaseUserDataFile   *string  `mapstructure:"base_user_data_file" cty:"base_user_data_file" hcl:"base_user_data_file"`
 	Gzip               *bool    `mapstructure:"gzip" cty:"gzip" hcl:"gzip"`
 }
 
@@ -53,6 +54,7 @@ func (*FlatConfig) HCL2Spec() map[string]hcldec.Spec {
 		"metadata_timeout":      &hcldec.AttrSpec{Name: "metadata_timeout", Type: cty.String, Required: false},
 		"base_user_data":        &hcldec.AttrSpec{Name: "base_user_data", Type: cty.String, Required: false},
 		"base_user_data_base64": &hcldec.AttrSpec{Name: "base_user_data_base64", Type: cty.String, Required: false},
+		"base_user_data_file":   &hcldec.AttrSpec{Name: "base_user_data_file", Type: cty.String, Required: false},
 		"gzip":                  &hcldec.AttrSpec{Name: "gzip", Type: cty.Bool, Required: false},
 	}
 	return s

@@ -6,6 +6,8 @@ package userdata
 
 import (
 	"encoding/base64"
+	"errors"
+	"strings"
 
 	"github.com/hashicorp/hcl/v2/hcldec"
 	"github.com/hashicorp/packer-plugin-sdk/hcl2helper"
@@ -45,13 +47,25 @@ func (d *Datasource) Configure(raws ...interface{}) error {
 		return err
 	}
 	d.add, d.base = add, base
-	_, err = userdata.Render(d.base, d.add, d.config.Gzip)
+	_, err = d.render()
 	return err
+}
+
+// render renders the user-data. The renderer's errors call the base base_user_data; they name
+// the option that the base came from instead.
+func (d *Datasource) render() (userdata.Rendered, error) {
+	r, err := userdata.Render(d.base, d.add, d.config.Gzip)
+	if err != nil {
+		if name := d.config.baseName(); name != "base_user_data" {
+			return r, errors.New(strings.ReplaceAll(err.Error(), "base_user_data", name))
+		}
+	}
+	return r, err
 }
 
 // Execute renders the user-data.
 func (d *Datasource) Execute() (cty.Value, error) {
-	r, err := userdata.Render(d.base, d.add, d.config.Gzip)
+	r, err := d.render()
 	if err != nil {
 		return cty.NullVal(cty.EmptyObject), err
 	}

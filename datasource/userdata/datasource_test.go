@@ -2,7 +2,10 @@ package userdata
 
 import (
 	"bytes"
+	"compress/gzip"
 	"encoding/base64"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -115,7 +118,7 @@ func TestConfigureCollectsErrors(t *testing.T) {
 		t.Fatal("no error")
 	}
 	for _, want := range []string{"override_marker", "on_missing_ipv6", `"maybe"`, `"fallback"`, "ipv6_timeout", "probe_after", "out of range",
-		"hostname", "public_ip", "ignore_interfaces", "interface", "set one of them"} {
+		"hostname", "public_ip", "ignore_interfaces", "interface", "base_user_data and base_user_data_base64: set only one of them"} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("error does not name %s:\n%v", want, err)
 		}
@@ -132,4 +135,57 @@ func TestConfigureRefusesContradiction(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "base_user_data_base64") {
 		t.Errorf("error %v", err)
 	}
+}
+
+// TestExecuteFileBase reads a gzip base from base_user_data_file: the bytes that no HCL string
+// can carry reach the renderer whole.
+func TestExecuteFileBase(t *testing.T) {
+	base := "#cloud-config\npackages: [vim]\n"
+	var gz bytes.Buffer
+	zw := gzip.NewWriter(&gz)
+	zw.Write([]byte(base))
+	zw.Close()
+	path := filepath.Join(t.TempDir(), "user-data.gz")
+	if err := os.WriteFile(path, gz.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out := execute(t, FlatConfig{ForceIPv6: ref(true), BaseUserDataFile: ref(path)})
+	if !out.ForceIPv6 || out.ContentType != userdata.TypeCloudConfig || !strings.Contains(out.UserData, "packages: [vim]") {
+		t.Errorf("outputs %+v", out)
+	}
+}
+
+func TestConfigureFileBaseErrors(t *testing.T) {
+	missing := filepath.Join(t.TempDir(), "nope.yaml")
+	cases := []struct {
+		name string
+		f    FlatConfig
+		want []string
+	}{
+		{"unreadable", FlatConfig{BaseUserDataFile: ref(missing)}, []string{"base_user_data_file:", missing, "no such file", "${path.root}"}},
+		{"with text", FlatConfig{BaseUserData: ref("#cloud-config\n"), BaseUserDataFile: ref(missing)},
+			[]string{"base_user_data and base_user_data_file: set only one of them"}},
+		{"not user-data", FlatConfig{BaseUserDataFile: ref(notUserData(t))}, []string{"base_user_data_file starts with", "cloud-init would ignore it"}},
+		{"all three", FlatConfig{BaseUserData: ref("x"), BaseUserDataBase64: ref("eA=="), BaseUserDataFile: ref(missing)},
+			[]string{"base_user_data and base_user_data_base64 and base_user_data_file: set only one of them"}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			var d Datasource
+			err := d.Configure(hclConfig(c.f))
+			for _, w := range c.want {
+				if err == nil || !strings.Contains(err.Error(), w) {
+					t.Errorf("error %v, want it to name %q", err, w)
+				}
+			}
+		})
+	}
+}
+
+func notUserData(t *testing.T) string {
+	p := filepath.Join(t.TempDir(), "notes.txt")
+	if err := os.WriteFile(p, []byte("just notes\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
 }

@@ -1,6 +1,8 @@
 package userdata
 
 import (
+	"bytes"
+	"compress/gzip"
 	"encoding/base64"
 	"encoding/json"
 	"os"
@@ -46,8 +48,14 @@ data "clearwater-userdata" "gzip" {
   base_user_data = file("${path.root}/base.yaml")
 }
 
+data "clearwater-userdata" "gzipfile" {
+  force_ipv6          = true
+  base_user_data_file = "${path.root}/base.yaml.gz"
+}
+
 locals {
   all = {
+    gzipfile = data.clearwater-userdata.gzipfile
     plain    = data.clearwater-userdata.plain
     merged   = data.clearwater-userdata.merged
     script   = data.clearwater-userdata.script
@@ -95,6 +103,11 @@ func TestPackerBuild(t *testing.T) {
 	write("build.pkr.hcl", buildTemplate)
 	write("base.yaml", baseYAML)
 	write("base.sh", "#!/bin/sh\necho operator\n")
+	var gz bytes.Buffer
+	zw := gzip.NewWriter(&gz)
+	zw.Write([]byte(baseYAML))
+	zw.Close()
+	write("base.yaml.gz", gz.String())
 	if res := env.Build(t, dir, "build.pkr.hcl"); res.ExitCode != 0 {
 		t.Fatalf("packer build (exit %d):\n%s", res.ExitCode, res.Output)
 	}
@@ -110,6 +123,7 @@ func TestPackerBuild(t *testing.T) {
 		{"script", true, userdata.SourceWriteFiles, userdata.ContentTypeMultipart, helperconfig.Partial{}},
 		{"override", false, userdata.SourceKey, userdata.TypeCloudConfig, helperconfig.Partial{ForceIPv6: ref(false), IgnoreInterfaces: &[]string{"docker*", "ens9"}}},
 		{"gzip", true, userdata.SourceWriteFiles, userdata.ContentTypeGzip, helperconfig.Partial{}},
+		{"gzipfile", true, userdata.SourceWriteFiles, userdata.TypeCloudConfig, helperconfig.Partial{}},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -153,7 +167,7 @@ func TestPackerBuild(t *testing.T) {
 			if !reflect.DeepEqual(got, c.settings) {
 				t.Errorf("drop-in settings %+v, want %+v", got, c.settings)
 			}
-			if c.name == "merged" || c.name == "gzip" {
+			if c.name == "merged" || c.name == "gzip" || c.name == "gzipfile" {
 				if !strings.Contains(string(unzipMaybe(t, data)), "# the operator's own") || !strings.Contains(string(unzipMaybe(t, data)), "path: /etc/motd") {
 					t.Errorf("the operator's user-data is not kept:\n%s", data)
 				}

@@ -1,51 +1,56 @@
 package netconf
 
 import (
+	"bytes"
+	"fmt"
 	"path"
 	"slices"
 	"sort"
 	"strings"
+
+	"github.com/coreos/go-systemd/v22/unit"
 )
 
-// ini is a systemd unit-style file: sections of key=value lines, in order.
-type ini []iniEntry
+// ini is a systemd unit-style file (a .network file or a drop-in): its options, in order.
+type ini []*unit.UnitOption
 
-type iniEntry struct{ section, key, value string }
-
-// parseINI reads systemd's syntax: [Section] headers, Key=Value lines, # and ; comments, and a
-// trailing backslash continuing a line. Lines it cannot read are skipped, as systemd does.
-func parseINI(data []byte) ini {
-	var out ini
-	section, pending := "", ""
-	for _, line := range strings.Split(string(data), "\n") {
-		line = strings.TrimSpace(strings.TrimSuffix(line, "\r"))
-		if pending != "" {
-			line, pending = pending+" "+line, ""
-		}
-		if strings.HasPrefix(line, "#") || strings.HasPrefix(line, ";") || line == "" {
-			continue
-		}
-		if strings.HasSuffix(line, "\\") {
-			pending = strings.TrimSuffix(line, "\\")
-			continue
-		}
-		if strings.HasPrefix(line, "[") && strings.HasSuffix(line, "]") {
-			section = line[1 : len(line)-1]
-			continue
-		}
-		if k, v, ok := strings.Cut(line, "="); ok {
-			out = append(out, iniEntry{section, strings.TrimSpace(k), strings.TrimSpace(v)})
-		}
+// parseINI reads systemd's syntax with go-systemd's unit package: [Section] headers, Key=Value
+// lines, # and ; comments, and a trailing backslash continuing a line; options before any
+// section are skipped, as systemd does. A line without "=" or with text after a section header,
+// which systemd skips with a warning or refuses, is an error naming file: the helper then writes
+// nothing rather than guess what networkd makes of it.
+func parseINI(file string, data []byte) (ini, error) {
+	opts, err := unit.DeserializeOptions(bytes.NewReader(data))
+	if err != nil {
+		return nil, fmt.Errorf("%s is not in systemd's unit file syntax (%v): fix or remove the line", file, err)
 	}
-	return out
+	return opts, nil
+}
+
+// serializeINI writes options in systemd's syntax after Header.
+func serializeINI(opts ...*unit.UnitOption) []byte {
+	var b bytes.Buffer
+	b.WriteString(Header)
+	b.ReadFrom(unit.Serialize(opts))
+	return b.Bytes()
+}
+
+// unfold joins a value continued over lines as systemd does: each backslash-newline becomes a
+// space and the next line's leading blanks go.
+func unfold(v string) string {
+	lines := strings.Split(strings.TrimSuffix(v, "\n"), "\\\n")
+	for i := 1; i < len(lines); i++ {
+		lines[i] = strings.TrimLeft(lines[i], " \t")
+	}
+	return strings.Join(lines, " ")
 }
 
 // all returns every value of key in section, in order.
 func (f ini) all(section, key string) []string {
 	var out []string
-	for _, e := range f {
-		if e.section == section && e.key == key {
-			out = append(out, e.value)
+	for _, o := range f {
+		if o.Section == section && o.Name == key {
+			out = append(out, unfold(o.Value))
 		}
 	}
 	return out

@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -176,7 +177,7 @@ func TestNetworkdDropIn(t *testing.T) {
 	if res.Stack != Networkd || res.Path != "/etc/systemd/network/10-eth0.network.d/90-clearwater-firstboot.conf" {
 		t.Fatalf("got %+v", res)
 	}
-	ini := parseINI([]byte(read(t, root, res.Path)))
+	ini := mustINI(t, root, res.Path)
 	// DHCP=ipv4 in the file plus DHCPv6 asked: a drop-in's DHCP= replaces the file's, so it
 	// must say both.
 	if v, _ := ini.last("Network", "DHCP"); v != "yes" {
@@ -204,7 +205,7 @@ func TestNetworkdMatching(t *testing.T) {
 	if res.Path != "/etc/systemd/network/80-ether.network.d/90-clearwater-firstboot.conf" {
 		t.Fatalf("path %s, want the drop-in of 80-ether.network", res.Path)
 	}
-	if v, _ := parseINI([]byte(read(t, root, res.Path))).last("Network", "DHCP"); v != "yes" {
+	if v, _ := mustINI(t, root, res.Path).last("Network", "DHCP"); v != "yes" {
 		t.Errorf("DHCP=%q, want yes (kept from the vendor file)", v)
 	}
 	for _, c := range []struct {
@@ -400,16 +401,49 @@ func TestFromProbe(t *testing.T) {
 }
 
 func TestINI(t *testing.T) {
-	f := parseINI([]byte("# c\n; c\n[Match]\r\nName=a \\\n b\n[Network]\nDHCP = ipv4\nbad line\nDHCP=ipv6\n"))
-	if v := f.all("Match", "Name"); len(v) != 1 || v[0] != "a  b" {
-		t.Errorf("continued Name = %q", v)
+	f, err := parseINI("f", []byte("# c\n; c\n[Match]\r\nName=a \\\n  b \\\n c\n[Network]\nDHCP = ipv4\nDHCP=ipv6\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v := f.all("Match", "Name"); len(v) != 1 || v[0] != "a  b  c" {
+		t.Errorf("continued Name = %q, want systemd's \"a  b  c\"", v)
 	}
 	if v, _ := f.last("Network", "DHCP"); v != "ipv6" {
 		t.Errorf("DHCP = %q, want the last", v)
 	}
+	// An option before any section is skipped, as systemd does.
+	if f, err := parseINI("f", []byte("Name=eth0\n[Match]\nName=eth1\n")); err != nil || !slices.Equal(f.all("Match", "Name"), []string{"eth1"}) {
+		t.Errorf("option before a section: %v, %v", f, err)
+	}
+	for _, bad := range []string{"[Match]\nbad line\n", "[Match] x\nName=eth0\n"} {
+		if _, err := parseINI("/etc/systemd/network/x.network", []byte(bad)); err == nil || !strings.Contains(err.Error(), "x.network is not in systemd's unit file syntax") {
+			t.Errorf("parseINI(%q): err = %v, want one naming the file", bad, err)
+		}
+	}
 	if !bytes.Equal([]byte(parseDHCP("Both").String()), []byte("yes")) || parseDHCP("off").String() != "no" {
 		t.Error("parseDHCP")
 	}
+}
+
+// A .network file that go-systemd cannot read is an error naming it, and nothing is written.
+func TestNetworkdBrokenOperatorFile(t *testing.T) {
+	root := mkroot(t, map[string]string{"/etc/systemd/network/10-eth0.network": "[Match]\nName eth0\n"})
+	_, err := Write(root, Request{Interface: "eth0", DHCPv4: true})
+	if err == nil || !strings.Contains(err.Error(), "10-eth0.network") {
+		t.Fatalf("err = %v, want one naming the broken file", err)
+	}
+	if d := glob(root, "/etc/systemd/network/10-eth0.network.d", ".conf"); len(d) != 0 {
+		t.Errorf("wrote %v next to a file it cannot read", d)
+	}
+}
+
+func mustINI(t *testing.T, root, name string) ini {
+	t.Helper()
+	f, err := parseINI(name, []byte(read(t, root, name)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return f
 }
 
 // The helper probes interfaces at once: concurrent requests all end up in the one drop-in.
@@ -466,7 +500,7 @@ func TestNetplanGenerate(t *testing.T) {
 			if len(rendered) != 1 || filepath.Base(rendered[0]) != "10-netplan-"+c.id+".network" {
 				t.Fatalf("netplan rendered %v, want only 10-netplan-%s.network", rendered, c.id)
 			}
-			ini := parseINI([]byte(read(t, root, rendered[0])))
+			ini := mustINI(t, root, rendered[0])
 			if v, _ := ini.last("Network", "DHCP"); v != c.dhcp {
 				t.Errorf("rendered DHCP=%q, want %q", v, c.dhcp)
 			}

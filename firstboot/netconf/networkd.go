@@ -1,9 +1,10 @@
 package netconf
 
 import (
-	"fmt"
 	"path"
 	"strings"
+
+	"github.com/coreos/go-systemd/v22/unit"
 )
 
 // networkdDir is where an administrator's .network files and their drop-ins live.
@@ -56,7 +57,10 @@ func writeNetworkd(root string, req Request) (Result, bool, error) {
 		if err != nil {
 			return res, true, err
 		}
-		ini := parseINI(data)
+		ini, err := parseINI(f, data)
+		if err != nil {
+			return res, true, err
+		}
 		if v, ok := ini.last("Network", "DHCP"); ok {
 			dhcp = parseDHCP(v)
 		}
@@ -65,15 +69,14 @@ func writeNetworkd(root string, req Request) (Result, bool, error) {
 		}
 	}
 	dhcp.v4, dhcp.v6 = dhcp.v4 || req.DHCPv4, dhcp.v6 || req.DHCPv6
-	var b strings.Builder
-	b.WriteString(Header + "[Network]\n")
+	var opts []*unit.UnitOption
 	if dhcp.v4 || dhcp.v6 {
-		fmt.Fprintf(&b, "DHCP=%s\n", dhcp)
+		opts = append(opts, unit.NewUnitOption("Network", "DHCP", dhcp.String()))
 	}
 	if acceptRA || req.AcceptRA {
-		b.WriteString("IPv6AcceptRA=yes\n")
+		opts = append(opts, unit.NewUnitOption("Network", "IPv6AcceptRA", "yes"))
 	}
-	res.Written, err = writeFile(root, dropin, []byte(b.String()), 0o644)
+	res.Written, err = writeFile(root, dropin, serializeINI(opts...), 0o644)
 	return res, true, err
 }
 
@@ -86,7 +89,11 @@ func networkdMatch(root, iface string) (string, error) {
 		if err != nil {
 			return "", err
 		}
-		if matchNames(parseINI(data).all("Match", "Name"), iface) {
+		ini, err := parseINI(f, data)
+		if err != nil {
+			return "", err
+		}
+		if matchNames(ini.all("Match", "Name"), iface) {
 			return f, nil
 		}
 	}

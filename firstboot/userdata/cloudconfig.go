@@ -187,7 +187,7 @@ func describe(n *yaml.Node) string {
 		return "a mapping"
 	case n.Kind == yaml.SequenceNode:
 		return "a list"
-	case n.Tag == "!!str":
+	case pyType(n) == "str":
 		return "the string " + quote(n.Value)
 	}
 	return quote(n.Value)

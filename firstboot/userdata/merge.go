@@ -147,7 +147,9 @@ func (m *Merger) add(name string, opts []string) error {
 	return nil
 }
 
-// pyType is the Python type that PyYAML would give a node, as far as the mergers care.
+// pyType is the Python type that PyYAML would give a node, as far as the mergers care. A plain
+// on, off, yes or no is a string to yaml.v3 (YAML 1.2) but a bool to PyYAML (YAML 1.1), and no
+// merger of cloud-init takes a bool: merged into, it stays.
 func pyType(n *yaml.Node) string {
 	switch {
 	case n == nil:
@@ -157,6 +159,9 @@ func pyType(n *yaml.Node) string {
 	case n.Kind == yaml.SequenceNode:
 		return "list"
 	case n.Kind == yaml.ScalarNode && n.Tag == "!!str":
+		if _, ok := yamlBool(n); ok {
+			return "bool"
+		}
 		return "str"
 	}
 	return "other"

@@ -240,6 +240,18 @@ func parseCases(t testing.TB) []parseCase {
 			force: yes, types: []string{cc, cc}},
 		{name: "merge: first merger of a type wins", in: multipart("b", "\n"+forceTrue, "Merge-Type: dict(no_replace)+dict(replace)\n\n"+forceFalse),
 			force: yes, types: []string{cc, cc}},
+		// An earlier clearwater: on is a bool to cloud-init (YAML 1.1), and no merger takes a bool:
+		// a later mapping merged with no_replace leaves it, even with a str merger. Issue 13.
+		{name: "merge: YAML 1.1 bool stays under no_replace", in: multipart("b", "\n#cloud-config\nclearwater: on\n", "Merge-Type: dict(no_replace)\n\n"+forceFalse),
+			types: []string{cc, cc}, notes: []string{`clearwater is "on", not a mapping`}},
+		{name: "merge: YAML 1.1 bool stays under str()", in: multipart("b", "\n#cloud-config\nclearwater: on\n", "Merge-Type: dict(no_replace)+list()+str()\n\n"+forceFalse),
+			types: []string{cc, cc}, notes: []string{`clearwater is "on", not a mapping`}},
+		{name: "merge: YAML 1.1 bool stays under the datasource's Merge-Type", in: multipart("b", "\n#cloud-config\nclearwater: Off\n", "Merge-Type: list(append)+dict(no_replace,recurse_list)+str()\n\n"+forceTrue),
+			types: []string{cc, cc}},
+		{name: "merge: a quoted on is a string, which str() replaces", in: multipart("b", "\n#cloud-config\nclearwater: 'on'\n", "Merge-Type: dict(no_replace)+list()+str()\n\n"+forceFalse),
+			force: no, types: []string{cc, cc}},
+		{name: "merge: a bool is replaced by dict(replace)", in: multipart("b", "\n#cloud-config\nclearwater: yes\n", "Merge-Type: dict(replace)\n\n"+forceFalse),
+			force: no, types: []string{cc, cc}},
 		{name: "merge: allow_delete", in: multipart("b", "\n"+markerCC, "Merge-Type: dict(no_replace,allow_delete)\n\n#cloud-config\nwrite_files:\n"),
 			types: []string{cc, cc}},
 		{name: "merge: list replace is by index", in: multipart("b", "\n#cloud-config\nwrite_files: [{path: /tmp/a}, {path: /etc/clearwater/force_ipv6}]\n", "Merge-Type: dict(no_replace,recurse_array)+list(replace)\n\n#cloud-config\nwrite_files: [{path: /tmp/b}]\n"),

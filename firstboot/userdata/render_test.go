@@ -392,6 +392,7 @@ func TestRenderErrors(t *testing.T) {
 		{"write_files an alias", "#cloud-config\nx: &f\n- path: /a\nwrite_files: *f\n", Addition{ForceIPv6: ref(true)}, []string{"write_files is a YAML alias"}},
 		{"write_files from a merge key", "#cloud-config\nbase: &b\n  write_files: [{path: /a}]\n<<: *b\n", Addition{ForceIPv6: ref(true)}, []string{"merge key"}},
 		{"clearwater not a mapping", "#cloud-config\nclearwater: yes\n", Addition{ForceIPv6: ref(false), OverrideMarker: true}, []string{"clearwater is", "not a mapping"}},
+		{"MIME clearwater a YAML 1.1 bool", "MIME-Version: 1.0\nContent-Type: text/cloud-config\n\n#cloud-config\nclearwater: on\n", Addition{ForceIPv6: ref(false), OverrideMarker: true}, []string{"override_marker", "clearwater key a mapping"}},
 		{"gzip broken", "\x1f\x8bnot gzip", Addition{ForceIPv6: ref(true)}, []string{"does not decompress"}},
 		{"MIME not UTF-8", "MIME-Version: 1.0\nContent-Type: text/plain\n\n\xff\xfe\n", Addition{ForceIPv6: ref(true)}, []string{"not readable user-data", "UTF-8"}},
 		{"size", big, Addition{ForceIPv6: ref(true)}, []string{"over OpenStack's limit of 65535 bytes", "base64-encoded"}},

@@ -130,16 +130,17 @@ func reportUserData() string {
 }
 
 // packerBuild runs packer build on example/ from base into a fresh directory, with the test's
-// report as the labs' base user-data, and checks the image's checksum. It returns how long
-// packer took.
-func packerBuild(t testing.TB, env *packertest.Env, base string) (built, time.Duration) {
+// report as the labs' base user-data and extra packer arguments, and checks the image's
+// checksum. It returns how long packer took.
+func packerBuild(t testing.TB, env *packertest.Env, base string, extra ...string) (built, time.Duration) {
 	t.Helper()
 	dir := t.TempDir()
 	out, ud := filepath.Join(dir, "image"), filepath.Join(dir, "user-data")
 	start := time.Now()
-	res := env.Build(t, dir, "-var", "base_image="+base, "-var", "output_directory="+out,
-		"-var", "user_data_directory="+ud, "-var", "base_user_data="+reportUserData(),
-		"-var", "ipv6_timeout="+ipv6Timeout, exampleDir())
+	args := append([]string{"-var", "base_image=" + base, "-var", "output_directory=" + out,
+		"-var", "user_data_directory=" + ud, "-var", "base_user_data=" + reportUserData(),
+		"-var", "ipv6_timeout=" + ipv6Timeout}, extra...)
+	res := env.Build(t, dir, append(args, exampleDir())...)
 	took := time.Since(start)
 	if res.ExitCode != 0 {
 		t.Fatalf("packer build example/ (exit %d):\n%s", res.ExitCode, res.Output)
@@ -159,14 +160,7 @@ func packerBuild(t testing.TB, env *packertest.Env, base string) (built, time.Du
 // BenchmarkExampleBuild prints how long packer build example/ takes on the cached base image
 // (s/build), the part of make example that an image pipeline runs on every change.
 func BenchmarkExampleBuild(b *testing.B) {
-	requireRoot(b)
-	qemu.RequireTools(b)
-	generateHelpers(b)
-	env := packertest.New(b)
-	base, err := qemu.DebianImage(b.Context(), nil)
-	if err != nil {
-		b.Fatal(err)
-	}
+	env, base := benchSetup(b)
 	var total time.Duration
 	for b.Loop() {
 		built, took := packerBuild(b, env, base)
