@@ -148,8 +148,12 @@ func (w *waiter) note(s netstate.Snapshot, in policy.Input, v4, v6 bool, elapsed
 	switch {
 	case elapsed < time.Millisecond:
 		w.res.Reasons = append(w.res.Reasons, "the addresses were usable at start: no wait")
+	case in.ForceIPv6 && !v6 && w.notComing(true):
+		w.res.Reasons = append(w.res.Reasons, fmt.Sprintf("no usable IPv6 after %s, and none is coming", w.res.Waited))
 	case in.ForceIPv6 && !v6:
 		w.res.Reasons = append(w.res.Reasons, fmt.Sprintf("no usable IPv6 after waiting %s (ipv6_timeout)", w.res.Waited))
+	case !in.ForceIPv6 && !v4 && v6 && w.notComing(false):
+		w.res.Reasons = append(w.res.Reasons, fmt.Sprintf("no usable IPv4 after %s, and none is coming: an IPv6-only port", w.res.Waited))
 	case !in.ForceIPv6 && !v4 && v6:
 		w.res.Reasons = append(w.res.Reasons, fmt.Sprintf("no usable IPv4 after waiting %s (ipv4_wait): an IPv6-only network", w.res.Waited))
 	case !v4 && !v6:
