@@ -187,3 +187,22 @@ func (n *network) configDrive(t testing.TB, networkData string) {
 		t.Fatal(err)
 	}
 }
+
+// The metadata service's user-data forces IPv6 and its network_data.json says the port has no
+// IPv6: deciding again, the helper falls back at once instead of waiting ipv6_timeout (8 s).
+func TestNetworkDataFromMetadata(t *testing.T) {
+	n := newNetwork(t, netnstest.DADOff, "ipv4_wait: 2s\nipv6_timeout: 8s\nprobe_after: 300ms\nmetadata_timeout: 5s\n")
+	n.openStackDMI(t)
+	n.novaService(t, forcingUserData, `{"links":[{"id":"tap1","type":"ovs"}],"networks":[{"id":"network0","type":"ipv4_dhcp","link":"tap1"}],"services":[]}`)
+	n.startDHCPv4(t)
+	h := n.start(t)
+	addr, usable := dhcp4(t, n.cli)
+	r, code := h.wait(t)
+	decided(t, n, r, code, "ipv4", addr, true)
+	if r.ForceSource != "user-data:clearwater" || r.Reason("network_data.json from the metadata service: IPv4 ipv4_dhcp; IPv6 no IPv6 network: no port has IPv6") == "" {
+		t.Errorf("force from %q; reasons %q", r.ForceSource, r.Reasons)
+	}
+	if late := h.ended.Sub(usable); late > 3*time.Second {
+		t.Errorf("the helper exited %s after IPv4 was usable: it waited for IPv6", late)
+	}
+}
