@@ -35,6 +35,9 @@ type Config struct {
 	// said). A family it says no port has is not waited for: forced, the decision falls back as
 	// soon as an IPv4 is usable; not forced, it settles on IPv6 without waiting ipv4_wait.
 	Families netdata.Families
+	// FamiliesLater, when not nil, may carry Families once during the wait (the metadata
+	// service's network_data.json); it is taken when Families is not Known.
+	FamiliesLater <-chan netdata.Families
 }
 
 // Result is the decision, the snapshot it was made on, and how the wait went.
@@ -80,6 +83,11 @@ func Wait(ctx context.Context, cfg Config, snap Snapshotter, events <-chan struc
 		case reasons := <-w.probeDone:
 			w.res.Reasons = append(w.res.Reasons, reasons...)
 			w.probeDone = nil
+		case f := <-w.cfg.FamiliesLater:
+			w.cfg.FamiliesLater = nil
+			if !w.cfg.Families.Known {
+				w.cfg.Families = f
+			}
 		}
 	}
 }
@@ -192,7 +200,7 @@ func (w *waiter) startProbe(ctx context.Context, s netstate.Snapshot) {
 		w.probeDue = false
 		return
 	}
-	ifaces := probeInterfaces(s, w.cfg.Input)
+	ifaces := Interfaces(s, w.cfg.Input)
 	if len(ifaces) == 0 {
 		if !w.noIfaceSaid {
 			w.res.Reasons = append(w.res.Reasons, "no interface to probe yet: none is up and not ignored")
@@ -223,8 +231,8 @@ func (w *waiter) finish() Result {
 	return w.res
 }
 
-// probeInterfaces lists the interfaces the decision could use: up, not loopback, not ignored.
-func probeInterfaces(s netstate.Snapshot, in policy.Input) []string {
+// Interfaces lists the interfaces the decision could use: up, not loopback, not ignored.
+func Interfaces(s netstate.Snapshot, in policy.Input) []string {
 	var out []string
 	for _, l := range s.Links {
 		if policy.SkipLink(l, in) != "" {

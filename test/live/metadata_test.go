@@ -35,8 +35,20 @@ func (n *network) openStackDMI(t testing.TB) {
 func (n *network) novaService(t testing.TB, userData, networkData string) *atomic.Int32 {
 	t.Helper()
 	n.srv.AddAddr(t, "169.254.169.254/32")
+	return n.novaServiceOn(t, "169.254.169.254:80", userData, networkData)
+}
+
+// novaServiceV6 serves the same on [fe80::a9fe:a9fe%rtr0]:80 only, as on an IPv6-only network.
+func (n *network) novaServiceV6(t testing.TB, userData, networkData string) *atomic.Int32 {
+	t.Helper()
+	n.srv.AddAddr(t, "fe80::a9fe:a9fe/64")
+	return n.novaServiceOn(t, "[fe80::a9fe:a9fe%"+n.srv.Name+"]:80", userData, networkData)
+}
+
+func (n *network) novaServiceOn(t testing.TB, addr, userData, networkData string) *atomic.Int32 {
+	t.Helper()
 	var l net.Listener
-	if err := n.srv.NS.Do(func() (err error) { l, err = net.Listen("tcp", "169.254.169.254:80"); return err }); err != nil {
+	if err := n.srv.NS.Do(func() (err error) { l, err = net.Listen("tcp", addr); return err }); err != nil {
 		t.Fatal(err)
 	}
 	asked := new(atomic.Int32)
@@ -193,7 +205,7 @@ func (n *network) configDrive(t testing.TB, networkData string) {
 func TestNetworkDataFromMetadata(t *testing.T) {
 	n := newNetwork(t, netnstest.DADOff, "ipv4_wait: 2s\nipv6_timeout: 8s\nprobe_after: 300ms\nmetadata_timeout: 5s\n")
 	n.openStackDMI(t)
-	n.novaService(t, forcingUserData, `{"links":[{"id":"tap1","type":"ovs"}],"networks":[{"id":"network0","type":"ipv4_dhcp","link":"tap1"}],"services":[]}`)
+	n.novaService(t, forcingUserData, v4OnlyPort)
 	n.startDHCPv4(t)
 	h := n.start(t)
 	addr, usable := dhcp4(t, n.cli)
@@ -201,6 +213,52 @@ func TestNetworkDataFromMetadata(t *testing.T) {
 	decided(t, n, r, code, "ipv4", addr, true)
 	if r.ForceSource != "user-data:clearwater" || r.Reason("network_data.json from the metadata service: IPv4 ipv4_dhcp; IPv6 no IPv6 network: no port has IPv6") == "" {
 		t.Errorf("force from %q; reasons %q", r.ForceSource, r.Reasons)
+	}
+	if late := h.ended.Sub(usable); late > 3*time.Second {
+		t.Errorf("the helper exited %s after IPv4 was usable: it waited for IPv6", late)
+	}
+}
+
+// network_data.json for a port with one IPv4 (DHCP) network, and for one with IPv6 (SLAAC) only.
+const (
+	v4OnlyPort = `{"links":[{"id":"tap1","type":"ovs"}],"networks":[{"id":"network0","type":"ipv4_dhcp","link":"tap1"}],"services":[]}`
+	v6OnlyPort = `{"links":[{"id":"tap1","type":"ovs"}],"networks":[{"id":"network0","type":"ipv6_slaac","link":"tap1"}],"services":[]}`
+)
+
+// An IPv6-only Neutron port (the lab's case E), no config drive: the metadata service, asked over
+// fe80::a9fe:a9fe while the helper waits, says the port has no IPv4, so the helper settles on
+// IPv6 without waiting ipv4_wait (8 s here).
+func TestMetadataIPv6OnlyPort(t *testing.T) {
+	n := newNetwork(t, netnstest.DADOff, "ipv4_wait: 8s\nipv6_timeout: 9s\nprobe_after: 500ms\nmetadata_timeout: 5s\n")
+	n.openStackDMI(t)
+	n.novaServiceV6(t, "", v6OnlyPort)
+	n.startSLAAC(t)
+	h := n.start(t)
+	addr := slaacAddr(t, n.cli, slaac)
+	r, code := h.wait(t)
+	decided(t, n, r, code, "ipv6", addr, false)
+	if r.Reason("network_data.json from the metadata service: IPv4 no IPv4 network; IPv6 ipv6_slaac: no port has IPv4") == "" {
+		t.Errorf("reasons do not say that network_data.json ended the wait: %q", r.Reasons)
+	}
+	if took := h.ended.Sub(h.started); took > 6*time.Second {
+		t.Errorf("the helper took %s: it waited ipv4_wait", took)
+	}
+}
+
+// Forced in the image, on a port without IPv6: the metadata service's network_data.json, asked
+// while the helper waits for IPv6, makes it fall back at once instead of waiting ipv6_timeout.
+func TestMetadataForcedPortWithoutIPv6(t *testing.T) {
+	n := newNetwork(t, netnstest.DADOff, "ipv4_wait: 2s\nipv6_timeout: 8s\nprobe_after: 500ms\nmetadata_timeout: 5s\n")
+	n.openStackDMI(t)
+	n.forceIPv6(t)
+	n.novaService(t, "", v4OnlyPort)
+	n.startDHCPv4(t)
+	h := n.start(t)
+	addr, usable := dhcp4(t, n.cli)
+	r, code := h.wait(t)
+	decided(t, n, r, code, "ipv4", addr, true)
+	if r.Reason("network_data.json from the metadata service: IPv4 ipv4_dhcp; IPv6 no IPv6 network: no port has IPv6") == "" {
+		t.Errorf("reasons do not say that network_data.json ended the wait: %q", r.Reasons)
 	}
 	if late := h.ended.Sub(usable); late > 3*time.Second {
 		t.Errorf("the helper exited %s after IPv4 was usable: it waited for IPv6", late)
