@@ -123,6 +123,9 @@ ip -n $H addr add 192.0.2.10/24 dev eth0
 ip -n $H route add default via 192.0.2.1 dev eth0
 ip -n $H addr add 2001:db8:1::10/64 dev eth0
 wait_for $H sh -c "ip -6 addr show dev eth0 | grep -q dadfailed"
+# The link-local address runs DAD too: wait for it to pass, so that the capture does not depend on
+# how fast the machine is.
+wait_for $H sh -c "! ip -6 addr show dev eth0 scope link | grep -q tentative"
 save dadfailed
 
 # deprecated: 2001:db8:1::20 with preferred_lft 0, beside a usable 2001:db8:1::21; IPv6 only.
