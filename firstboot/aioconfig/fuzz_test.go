@@ -5,6 +5,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/clearwater-aio/packer-plugin-clearwater/internal/fuzztest"
 )
 
 var fuzzSeeds = []string{
@@ -30,6 +32,7 @@ func fuzzKeys(v1, v2 string) []keyValue {
 }
 
 func FuzzUpsert(f *testing.F) {
+	fuzztest.LimitMinimizing(f)
 	for _, s := range fuzzSeeds {
 		f.Add([]byte(s), "10.0.0.5", `"sip:scscf.cw-aio:5054;transport=TCP"`)
 	}
@@ -110,6 +113,7 @@ func checkTrailingNewline(t *testing.T, in, out []byte) {
 }
 
 func FuzzReplaceBlock(f *testing.F) {
+	fuzztest.LimitMinimizing(f)
 	for _, s := range fuzzSeeds {
 		f.Add([]byte(s))
 	}

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/clearwater-aio/packer-plugin-clearwater/internal/fuzztest"
 	"github.com/clearwater-aio/packer-plugin-clearwater/internal/netnstest"
 )
 
@@ -251,6 +252,7 @@ func TestReadResponse(t *testing.T) {
 // FuzzReadResponse: any bytes from a server give data within the limit or an error, never a
 // panic.
 func FuzzReadResponse(f *testing.F) {
+	fuzztest.LimitMinimizing(f)
 	f.Add([]byte("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n"))
 	f.Add([]byte("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"))
 	f.Fuzz(func(t *testing.T, b []byte) {

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"compress/gzip"
 	"encoding/binary"
-	"flag"
 	"fmt"
 	"io"
 	"io/fs"
@@ -12,6 +11,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/clearwater-aio/packer-plugin-clearwater/internal/fuzztest"
 )
 
 // fixture returns a committed image from testdata. They were made with the same tools as the
@@ -263,20 +264,6 @@ func walkAll(fsys *FS) int {
 	return total
 }
 
-// limitMinimizing caps how long the fuzzer minimizes each new input to 1000 runs, unless
-// -fuzzminimizetime is given. Go's default, up to 60 s an input in runs that grow with the square
-// of its size, takes the whole minute on images of KBs, which then are hardly fuzzed at all
-// (14 to 21 runs a minute): mutating an image matters more here than making it smaller.
-func limitMinimizing(f *testing.F) {
-	given := false
-	flag.Visit(func(fl *flag.Flag) { given = given || fl.Name == "test.fuzzminimizetime" })
-	if !given {
-		if err := flag.Set("test.fuzzminimizetime", "1000x"); err != nil {
-			f.Fatal(err)
-		}
-	}
-}
-
 // isoSystemArea is the first 16 sectors of an ISO image, which ISO 9660 leaves to the system.
 const isoSystemArea = isoFirstVD * isoSector
 
@@ -285,7 +272,7 @@ const isoSystemArea = isoFirstVD * isoSector
 // seeds are the hand-built images of buildISO, a few KB each; the real tools' images are table
 // tests (TestISO, TestFixtures), too big to fuzz well.
 func FuzzISO(f *testing.F) {
-	limitMinimizing(f)
+	fuzztest.LimitMinimizing(f)
 	for _, o := range isoSeeds {
 		f.Add(buildISO(o)[isoSystemArea:])
 	}
@@ -300,7 +287,7 @@ func FuzzISO(f *testing.F) {
 
 // FuzzFAT's seeds are the hand-built FAT12 and FAT32 images of buildFAT.
 func FuzzFAT(f *testing.F) {
-	limitMinimizing(f)
+	fuzztest.LimitMinimizing(f)
 	f.Add(buildFAT(12))
 	f.Add(buildFAT(32))
 	f.Fuzz(func(t *testing.T, b []byte) {
