@@ -46,6 +46,9 @@ for t in "${targets[@]}"; do
 	new=$(sed -nE 's/.*new interesting: ([0-9]+).*/\1/p' <<<"$line")
 	elapsed=$(seconds "$(sed -nE 's/^fuzz: elapsed: ([^,]+),.*/\1/p' <<<"$line")")
 	rate=$(awk -v n="${execs:-0}" -v s="${elapsed:-0}" 'BEGIN { if (s > 0) printf "%.0f", n / s; else print "-" }')
+	if [ -z "$line" ] && grep -q 'gathering baseline coverage' "$log"; then
+		execs=baseline # TIME ran out while the stored corpus was still being run
+	fi
 	result=ok
 	if [ $rc -ne 0 ]; then
 		result=FAIL
