@@ -69,10 +69,11 @@ type isoDir struct {
 	relocTo *isoDir // a Rock Ridge CL placeholder: the directory it stands for
 }
 
-// buildISO returns an ISO 9660 image of seedTree: a primary volume descriptor (with Rock Ridge
-// names, an SP and ER entry, and a continuation area for the long name), a Joliet one, the
-// terminator, and the directories and files after them. With Rock Ridge the directory a/b/c/d/e/f/g/h
-// (eight levels) is relocated to /rr_moved, as mkisofs does, with CL, PL and RE entries.
+// buildISO returns an ISO 9660 image of seedFiles(o.deep): a primary volume descriptor (with
+// Rock Ridge, an SP and ER entry, NM names and a continuation area for the long name), a Joliet
+// one, the terminator, and the directories and files after them. With Rock Ridge and deep, the
+// directory a/b/c/d/e/f/g/h (eight levels) is relocated to /rr_moved, as mkisofs does, with CL,
+// PL and RE entries.
 func buildISO(o isoOptions) []byte {
 	b := &isoBuilder{o: o, img: make([]byte, 19*isoSector), files: map[string][2]int{}, tree: seedFiles(o.deep)}
 	b.next = len(b.img) / o.block
@@ -89,13 +90,13 @@ func buildISO(o isoOptions) []byte {
 		b.writeDir(root, 1)
 	}
 	b.pad()
-	copy(b.img[16*isoSector:], b.descriptor(1, root, 0))
+	vds := [][]byte{b.descriptor(1, root, 0)}
 	if o.joliet {
-		copy(b.img[17*isoSector:], b.descriptor(2, root, 1))
-	} else {
-		copy(b.img[17*isoSector:], b.descriptor(255, nil, 0))
+		vds = append(vds, b.descriptor(2, root, 1))
 	}
-	copy(b.img[18*isoSector:], b.descriptor(255, nil, 0))
+	for i, vd := range append(vds, b.descriptor(255, nil, 0)) {
+		copy(b.img[(isoFirstVD+i)*isoSector:], vd)
+	}
 	return b.img
 }
 
@@ -198,11 +199,36 @@ func (b *isoBuilder) dirRecords(d *isoDir, h int) []byte {
 		encodeISORecord(d.extent[h], d.size[h], isoFlagDir, []byte{0}, su0),
 		encodeISORecord(parent.extent[h], parent.size[h], isoFlagDir, []byte{1}, su1),
 	}
-	type entry struct {
-		id  []byte
-		rec [][]byte
+	entries := append(b.dirEntries(d, h, rr), b.fileEntries(d, h, rr)...)
+	// Records are sorted by their identifier, as ECMA-119 asks.
+	slices.SortStableFunc(entries, func(x, y isoEntry) int { return bytes.Compare(x.id, y.id) })
+	for _, e := range entries {
+		recs = append(recs, e.rec...)
 	}
-	var entries []entry
+	return packRecords(recs)
+}
+
+// packRecords puts records one after another, none crossing a sector.
+func packRecords(recs [][]byte) []byte {
+	var out []byte
+	for _, r := range recs {
+		if len(out)%isoSector+len(r) > isoSector {
+			out = append(out, make([]byte, isoSector-len(out)%isoSector)...)
+		}
+		out = append(out, r...)
+	}
+	return out
+}
+
+// isoEntry is the records of one name in a directory: one, or two for a multi-extent file.
+type isoEntry struct {
+	id  []byte
+	rec [][]byte
+}
+
+// dirEntries returns the records of d's subdirectories in hierarchy h.
+func (b *isoBuilder) dirEntries(d *isoDir, h int, rr bool) []isoEntry {
+	var entries []isoEntry
 	for _, c := range d.dirs {
 		if c.relocTo != nil && !rr {
 			c = c.relocTo // without Rock Ridge, the directory stays in place
@@ -223,8 +249,14 @@ func (b *isoBuilder) dirRecords(d *isoDir, h int) []byte {
 			}
 		}
 		id := b.isoName(c.name, h, true)
-		entries = append(entries, entry{id, [][]byte{encodeISORecord(ext, size, flags, id, su)}})
+		entries = append(entries, isoEntry{id, [][]byte{encodeISORecord(ext, size, flags, id, su)}})
 	}
+	return entries
+}
+
+// fileEntries returns the records of d's files in hierarchy h.
+func (b *isoBuilder) fileEntries(d *isoDir, h int, rr bool) []isoEntry {
+	var entries []isoEntry
 	for _, name := range d.files {
 		f := b.files[d.paths[name]]
 		var su []byte
@@ -235,27 +267,15 @@ func (b *isoBuilder) dirRecords(d *isoDir, h int) []byte {
 		// Sizes come from the tree: on the sizing pass, files have no blocks yet.
 		if size := len(b.tree[d.paths[name]]); name == "multi" && size > b.o.block {
 			// two extents: the first carries the multi-extent flag
-			entries = append(entries, entry{id, [][]byte{
+			entries = append(entries, isoEntry{id, [][]byte{
 				encodeISORecord(f[0], b.o.block, isoFlagMulti, id, su),
 				encodeISORecord(f[0]+1, size-b.o.block, 0, id, su),
 			}})
 			continue
 		}
-		entries = append(entries, entry{id, [][]byte{encodeISORecord(f[0], f[1], 0, id, su)}})
+		entries = append(entries, isoEntry{id, [][]byte{encodeISORecord(f[0], f[1], 0, id, su)}})
 	}
-	// Records are sorted by their identifier, as ECMA-119 asks.
-	slices.SortStableFunc(entries, func(x, y entry) int { return bytes.Compare(x.id, y.id) })
-	for _, e := range entries {
-		recs = append(recs, e.rec...)
-	}
-	var out []byte
-	for _, r := range recs {
-		if len(out)%isoSector+len(r) > isoSector {
-			out = append(out, make([]byte, isoSector-len(out)%isoSector)...)
-		}
-		out = append(out, r...)
-	}
-	return out
+	return entries
 }
 
 // relocParent returns the directory a relocated directory really lives in.
@@ -409,19 +429,35 @@ func buildFAT(bits int) []byte {
 		rootEntries = 32
 		b.root = b.dirEntries("", 0, 0, true, true)
 	}
-	const bps, reserved, nFATs = 512, 1, 2
 	fatBytes := (len(b.fat)*bits + 7) / 8
-	fatSectors := (fatBytes + bps - 1) / bps
-	rootSectors := rootEntries * fatEntrySize / bps
-	total := reserved + nFATs*fatSectors + rootSectors + len(b.clusters)
-	img := make([]byte, total*bps)
-	boot := img[:bps]
+	fatSectors := (fatBytes + fatSeedSector - 1) / fatSeedSector
+	rootSectors := rootEntries * fatEntrySize / fatSeedSector
+	total := fatSeedReserved + fatSeedFATs*fatSectors + rootSectors + len(b.clusters)
+	img := make([]byte, total*fatSeedSector)
+	fatBootSector(img[:fatSeedSector], bits, rootEntries, total, fatSectors, rootCluster)
+	for i := range fatSeedFATs {
+		b.writeFAT(img[(fatSeedReserved+i*fatSectors)*fatSeedSector:])
+	}
+	at := (fatSeedReserved + fatSeedFATs*fatSectors) * fatSeedSector
+	copy(img[at:], b.root)
+	at += rootSectors * fatSeedSector
+	for _, c := range b.clusters {
+		at += copy(img[at:], c)
+	}
+	return img
+}
+
+// The geometry of buildFAT's images: 512-byte sectors, one fatSeedReserved sector, two FATs.
+const fatSeedSector, fatSeedReserved, fatSeedFATs = 512, 1, 2
+
+// fatBootSector writes the boot sector of a buildFAT image into boot.
+func fatBootSector(boot []byte, bits, rootEntries, total, fatSectors int, rootCluster uint32) {
 	copy(boot, []byte{0xEB, 0x3C, 0x90})
 	copy(boot[3:], "mkfs.fat")
-	binary.LittleEndian.PutUint16(boot[11:], bps)
+	binary.LittleEndian.PutUint16(boot[11:], fatSeedSector)
 	boot[13] = 1 // sectors per cluster
-	binary.LittleEndian.PutUint16(boot[14:], reserved)
-	boot[16] = nFATs
+	binary.LittleEndian.PutUint16(boot[14:], fatSeedReserved)
+	boot[16] = fatSeedFATs
 	binary.LittleEndian.PutUint16(boot[17:], uint16(rootEntries))
 	binary.LittleEndian.PutUint16(boot[19:], uint16(total))
 	boot[21] = 0xF8
@@ -442,16 +478,6 @@ func buildFAT(bits int) []byte {
 	copy(boot[ext+7:], "CIDATA     ")
 	copy(boot[ext+18:], fmt.Sprintf("FAT%d   ", bits))
 	boot[510], boot[511] = 0x55, 0xAA
-	for i := range nFATs {
-		b.writeFAT(img[(reserved+i*fatSectors)*bps:])
-	}
-	at := (reserved + nFATs*fatSectors) * bps
-	copy(img[at:], b.root)
-	at += rootSectors * bps
-	for _, c := range b.clusters {
-		at += copy(img[at:], c)
-	}
-	return img
 }
 
 type fatBuilder struct {
@@ -683,7 +709,10 @@ func TestMinimalImages(t *testing.T) {
 // fuzzer gets of it (seed bytes) is small.
 func checkMinimal(t *testing.T, img []byte, seed int, typ string, want map[string]string) {
 	t.Helper()
-	t.Logf("image %d bytes, seed %d bytes", len(img), seed)
+	t.Logf("image %d bytes", len(img))
+	if seed > 0 {
+		t.Logf("seed %d bytes", seed)
+	}
 	if seed > 36<<10 {
 		t.Errorf("seed of %d bytes: the fuzzer minimizes and mutates big inputs slowly", seed)
 	}
