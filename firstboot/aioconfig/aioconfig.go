@@ -4,13 +4,15 @@
 // a missing key is added, never an empty address, and the hosts block carries the new hostname.
 //
 // Every line we do not own is kept byte for byte, as are line endings (CRLF too) and whether a
-// file ends with one. A key is ours on a line that starts with "key=" at column 0, as upstream's
+// file ends with one (but a blank line that our edit leaves last keeps its ending, as it would
+// vanish without it). A key is ours on a line that starts with "key=" at column 0, as upstream's
 // sed matches it: the first such line is replaced in place; later ones are dropped, since the
 // last assignment wins when bash sources the file; a missing key is appended. Commented,
 // indented and exported assignments are the operator's and stay. In /etc/hosts, the lines from
 // "#+clearwater-aio" to "#-clearwater-aio" are ours; a start marker without an end marker takes
 // only the next line with it, when that line is an entry that upstream writes (upstream's sed
-// would delete to the end of the file); a missing block is appended.
+// would delete to the end of the file); of several blocks, whole or broken, the first is replaced
+// and the others dropped, and the lines between them stay; a missing block is appended.
 //
 // Files are replaced atomically and keep their mode and owner; when nothing would change, nothing
 // is written. Every path is resolved inside the root with os.Root: a symlink that is absolute or

@@ -46,14 +46,17 @@ func lineEnding(lines []line) []byte {
 }
 
 // editor rebuilds a file line by line and keeps its trailing-newline state: a file that did not
-// end with a line ending still does not, whatever lines were added or dropped at its end. A last
-// line that ends in a lone CR keeps it as text: when lines follow, it is ended with CRLF.
+// end with a line ending still does not, whatever lines were added or dropped at its end, unless
+// its last line is dropped and a blank line becomes last. A blank line cannot be last without its
+// ending (it would vanish), so it keeps it: the operator's line outweighs the missing newline. A
+// last line that ends in a lone CR keeps it as text: when lines follow, it is ended with CRLF.
 type editor struct {
-	in      []line
-	eol     []byte
-	noEnd   bool
-	out     []byte
-	lastEOL int // length of the line ending last written to out
+	in        []line
+	eol       []byte
+	noEnd     bool
+	out       []byte
+	lastEOL   int  // length of the line ending last written to out
+	lastBlank bool // the line last written to out has no text
 }
 
 func newEditor(content []byte) *editor {
@@ -76,13 +79,13 @@ func newEditor(content []byte) *editor {
 
 func (e *editor) keep(l line) {
 	e.out = append(append(e.out, l.text...), l.eol...)
-	e.lastEOL = len(l.eol)
+	e.lastEOL, e.lastBlank = len(l.eol), len(l.text) == 0
 }
 
 func (e *editor) add(text string) { e.keep(line{text: []byte(text), eol: e.eol}) }
 
 func (e *editor) finish() []byte {
-	if e.noEnd {
+	if e.noEnd && !e.lastBlank {
 		// Every line in out is ended; the last ending goes.
 		e.out = e.out[:len(e.out)-e.lastEOL]
 	}
@@ -147,7 +150,9 @@ func localIP(content []byte) netip.Addr {
 // them all). Marker lines match with trailing blanks ignored. A start marker without an end
 // marker is a broken block: it is taken to be the marker and, when the next line is an entry
 // that upstream writes (see isAIOEntry), that line too. Upstream's sed would delete from the
-// marker to the end of the file; no other line of the operator's is touched here.
+// marker to the end of the file; no other line of the operator's is touched here. Broken blocks
+// count as blocks: with two start markers and no end marker, the block goes at the first, the
+// second goes, and the lines between them stay (a blank one left last keeps its ending: see editor).
 func replaceBlock(content []byte, start, end string, body []string) []byte {
 	e := newEditor(content)
 	done := false

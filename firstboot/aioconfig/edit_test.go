@@ -34,6 +34,8 @@ func TestUpsertKeys(t *testing.T) {
 		{"unterminated CR at end kept", "a=1\r", "a=1\r\r\nlocal_ip=10.0.0.5\r\npublic_ip=10.0.0.5"},
 		{"unterminated CR at end of LF file", "x\na=1\r", "x\na=1\r\r\n" + both[:len(both)-1]},
 		{"unterminated CR on our key", "x\nlocal_ip=1\r", "x\nlocal_ip=10.0.0.5\r\n" + "public_ip=10.0.0.5"},
+		// A blank line left last cannot lose its ending without vanishing: it keeps it.
+		{"duplicate last after a blank line, no trailing newline", "local_ip=a\npublic_ip=b\n\nlocal_ip=c", both + "\n"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -70,6 +72,13 @@ func TestReplaceBlock(t *testing.T) {
 		{"broken: start last", "a\n#+clearwater-aio\n", "a\n" + block},
 		{"broken: start last, no newline", "a\n#+clearwater-aio", "a\n" + block[:len(block)-1]},
 		{"two blocks: the later goes", block + "x\n#+clearwater-aio\n1.2.3.4 h scscf.h bgcf.h icscf.h\n#-clearwater-aio\ny\n", block + "x\ny\n"},
+		// Broken blocks are blocks: the first gets ours, later start markers go, every line
+		// between stays; a blank line left last keeps its ending rather than vanish.
+		{"two start markers, no end, no trailing newline", "#+clearwater-aio\n\n#+clearwater-aio", block + "\n"},
+		{"two start markers, line between, no trailing newline", "#+clearwater-aio\nx\n#+clearwater-aio", block + "x"},
+		{"broken start after a block, no trailing newline", block + "\n#+clearwater-aio", block + "\n"},
+		{"two broken starts with entries", "a\n#+clearwater-aio\n10.0.0.9  scscf. bgcf. icscf.\n\n#+clearwater-aio\n10.0.0.9  scscf. bgcf. icscf.",
+			"a\n" + block + "\n"},
 		{"stray end marker kept", "#-clearwater-aio\nx\n", "#-clearwater-aio\nx\n" + block},
 		{"CRLF", "127.0.0.1 localhost\r\n", "127.0.0.1 localhost\r\n#+clearwater-aio\r\n" + entry + "\r\n#-clearwater-aio\r\n"},
 		{"CRLF block replaced", "#+clearwater-aio\r\nold\r\n#-clearwater-aio\r\nz\r\n", "#+clearwater-aio\r\n" + entry + "\r\n#-clearwater-aio\r\nz\r\n"},

@@ -2,8 +2,11 @@ package aioconfig
 
 import (
 	"bytes"
+	"slices"
 	"strings"
 	"testing"
+
+	"github.com/clearwater-aio/packer-plugin-clearwater/internal/fuzztest"
 )
 
 var fuzzSeeds = []string{
@@ -29,6 +32,7 @@ func fuzzKeys(v1, v2 string) []keyValue {
 }
 
 func FuzzUpsert(f *testing.F) {
+	fuzztest.LimitMinimizing(f)
 	for _, s := range fuzzSeeds {
 		f.Add([]byte(s), "10.0.0.5", `"sip:scscf.cw-aio:5054;transport=TCP"`)
 	}
@@ -94,15 +98,22 @@ func checkKeysOnce(t *testing.T, out []byte, kvs []keyValue) {
 	}
 }
 
+// checkTrailingNewline: out ends with a line ending when in does, and when in does not, only
+// if out's last line is blank (which cannot be last without its ending).
 func checkTrailingNewline(t *testing.T, in, out []byte) {
 	t.Helper()
 	want := len(in) == 0 || bytes.HasSuffix(in, []byte("\n"))
-	if got := bytes.HasSuffix(out, []byte("\n")); got != want {
+	got := bytes.HasSuffix(out, []byte("\n"))
+	if outLines := splitLines(out); !want && got && len(outLines[len(outLines)-1].text) == 0 {
+		want = true
+	}
+	if got != want {
 		t.Fatalf("ends with a newline: %v, want %v: %q -> %q", got, want, in, out)
 	}
 }
 
 func FuzzReplaceBlock(f *testing.F) {
+	fuzztest.LimitMinimizing(f)
 	for _, s := range fuzzSeeds {
 		f.Add([]byte(s))
 	}
@@ -138,5 +149,32 @@ func FuzzReplaceBlock(f *testing.F) {
 			}
 			j++
 		}
+		// and nothing of the operator's is lost: every line outside the input's blocks that is
+		// neither a marker nor an entry of ours is still there.
+		if want, got := operatorLines(inLines), operatorLines(rest); !slices.Equal(want, got) {
+			t.Fatalf("operator's lines %q, out has %q: %q -> %q", want, got, in, out)
+		}
 	})
+}
+
+// operatorLines returns the texts of lines that are outside every start..end span and are
+// neither marker lines nor entries that upstream writes.
+func operatorLines(lines []line) []string {
+	var texts []string
+	for i := 0; i < len(lines); i++ {
+		text := lines[i].text
+		if isMarker(text, HostsStart) {
+			for j := i + 1; j < len(lines); j++ {
+				if isMarker(lines[j].text, HostsEnd) {
+					i = j
+					break
+				}
+			}
+			continue
+		}
+		if !isMarker(text, HostsEnd) && !isAIOEntry(string(text)) {
+			texts = append(texts, string(text))
+		}
+	}
+	return texts
 }

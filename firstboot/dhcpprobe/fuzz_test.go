@@ -8,11 +8,14 @@ import (
 	"github.com/insomniacslk/dhcp/dhcpv4"
 	"github.com/insomniacslk/dhcp/dhcpv6"
 	"github.com/mdlayher/ndp"
+
+	"github.com/clearwater-aio/packer-plugin-clearwater/internal/fuzztest"
 )
 
 // FuzzValidateV4 feeds raw bytes to the DHCPv4 reply validation: it must never panic, and what
 // it accepts must be an address a host may take.
 func FuzzValidateV4(f *testing.F) {
+	fuzztest.LimitMinimizing(f)
 	f.Add(offer4(f))
 	f.Add(offer4(f, dhcpv4.WithYourIP([]byte{127, 0, 0, 1})))
 	f.Add(offer4(f, dhcpv4.WithGeneric(dhcpv4.OptionSubnetMask, []byte{255, 0, 255, 0})))
@@ -35,6 +38,7 @@ func FuzzValidateV4(f *testing.F) {
 
 // FuzzValidateV6 does the same for DHCPv6 replies.
 func FuzzValidateV6(f *testing.F) {
+	fuzztest.LimitMinimizing(f)
 	f.Add(advertise6(f, "2001:db8::100"))
 	f.Add(advertise6(f, "fe80::1"))
 	f.Add(advertise6(f, "::ffff:192.0.2.1"))
@@ -52,6 +56,7 @@ func FuzzValidateV6(f *testing.F) {
 
 // FuzzValidateRA does the same for router advertisements.
 func FuzzValidateRA(f *testing.F) {
+	fuzztest.LimitMinimizing(f)
 	f.Add(ra(f, &ndp.RouterAdvertisement{ManagedConfiguration: true, Options: []ndp.Option{
 		pio("2001:db8:5::/64", true, time.Hour, time.Minute), pio("fe80::/64", true, time.Hour, time.Minute)}}))
 	f.Add(ra(f, &ndp.RouterAdvertisement{OtherConfiguration: true}))

@@ -7,6 +7,8 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+
+	"github.com/clearwater-aio/packer-plugin-clearwater/internal/fuzztest"
 )
 
 func fixture(t testing.TB, name string) Snapshot {
@@ -303,6 +305,7 @@ func TestLoadErrors(t *testing.T) {
 }
 
 func FuzzParseAddrs(f *testing.F) {
+	fuzztest.LimitMinimizing(f)
 	seeds, _ := filepath.Glob("testdata/*/addrs*.json")
 	for _, p := range seeds {
 		data, err := os.ReadFile(p)
@@ -331,6 +334,7 @@ func FuzzParseAddrs(f *testing.F) {
 }
 
 func FuzzParseRoutes(f *testing.F) {
+	fuzztest.LimitMinimizing(f)
 	seeds, _ := filepath.Glob("testdata/*/routes.json")
 	for _, p := range seeds {
 		data, err := os.ReadFile(p)

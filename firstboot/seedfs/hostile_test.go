@@ -11,6 +11,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/clearwater-aio/packer-plugin-clearwater/internal/fuzztest"
 )
 
 // fixture returns a committed image from testdata. They were made with the same tools as the
@@ -262,53 +264,32 @@ func walkAll(fsys *FS) int {
 	return total
 }
 
-// fuzzSeeds adds the fixtures and the images makeImages builds. With trim, trailing zero sectors
-// go: a FAT image keeps its type and files without its unused clusters, and small seeds keep the
-// fuzzer (and its minimizer) fast.
-func fuzzSeeds(f *testing.F, fixtures []string, trim bool, makeImages func() []string) {
-	add := func(b []byte) {
-		if trim {
-			n := len(bytes.TrimRight(b, "\x00"))
-			b = b[:min(len(b), (n+511)/512*512)]
-		}
-		f.Add(b)
-	}
-	for _, name := range fixtures {
-		add(fixture(f, name))
-	}
-	for _, img := range makeImages() {
-		b, err := os.ReadFile(img)
-		if err != nil {
-			f.Fatal(err)
-		}
-		add(b)
-	}
-}
+// isoSystemArea is the first 16 sectors of an ISO image, which ISO 9660 leaves to the system.
+const isoSystemArea = isoFirstVD * isoSector
 
+// FuzzISO's input is an image without its system area, which holds nothing the reader looks for
+// (an extent may point there; it reads zeros): the fuzzer mutates only bytes that matter. The
+// seeds are the hand-built images of buildISO, a few KB each; the real tools' images are table
+// tests (TestISO, TestFixtures), too big to fuzz well.
 func FuzzISO(f *testing.F) {
-	fuzzSeeds(f, []string{"nocloud.iso", "config-2.iso"}, false, func() []string {
-		deep := map[string]string{"a/b/c/d/e/f/g/h/i/user_data": "x", "meta-data": "m"}
-		return []string{
-			makeISO(f, "genisoimage", deep, "-V", "cidata", "-r", "-no-pad"),
-			makeISO(f, "genisoimage", nocloudFiles, "-V", "cidata", "-J", "-no-pad"),
-			makeISO(f, "genisoimage", nocloudFiles, "-V", "cidata", "-no-pad"),
-		}
-	})
+	fuzztest.LimitMinimizing(f)
+	for _, o := range isoSeeds {
+		f.Add(buildISO(o)[isoSystemArea:])
+	}
 	f.Fuzz(func(t *testing.T, b []byte) {
-		probeLabel(bytes.NewReader(b), int64(len(b)))
-		if fsys, err := openBytes(b); err == nil {
+		img := append(make([]byte, isoSystemArea, isoSystemArea+len(b)), b...)
+		probeLabel(bytes.NewReader(img), int64(len(img)))
+		if fsys, err := openBytes(img); err == nil {
 			walkAll(fsys)
 		}
 	})
 }
 
+// FuzzFAT's seeds are the hand-built FAT12 and FAT32 images of buildFAT.
 func FuzzFAT(f *testing.F) {
-	fuzzSeeds(f, []string{"cidata.img"}, true, func() []string {
-		return []string{
-			makeFAT(f, "64", map[string]string{"a long file name.txt": "x", "d/e/f": "y"}, "-F", "12", "-n", "CIDATA"),
-			makeFAT(f, "2100", nocloudFiles, "-F", "16", "-s", "1", "-n", "cidata"),
-		}
-	})
+	fuzztest.LimitMinimizing(f)
+	f.Add(buildFAT(12))
+	f.Add(buildFAT(32))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		probeLabel(bytes.NewReader(b), int64(len(b)))
 		if fsys, err := openBytes(b); err == nil {

@@ -7,12 +7,14 @@ import (
 	"testing"
 
 	"github.com/clearwater-aio/packer-plugin-clearwater/firstboot/config"
+	"github.com/clearwater-aio/packer-plugin-clearwater/internal/fuzztest"
 )
 
 // FuzzParse feeds Parse arbitrary bytes, seeded with every input of the table. Parse turns a
 // panic into a note, so the fuzzer looks for that note as well as for broken invariants.
 // Run: go test -run=^$ -fuzz=FuzzParse -fuzztime=2m ./firstboot/userdata/
 func FuzzParse(f *testing.F) {
+	fuzztest.LimitMinimizing(f)
 	for _, c := range parseCases(f) {
 		if !c.heavy {
 			f.Add(c.in)

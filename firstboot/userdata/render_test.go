@@ -16,6 +16,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/clearwater-aio/packer-plugin-clearwater/firstboot/config"
+	"github.com/clearwater-aio/packer-plugin-clearwater/internal/fuzztest"
 )
 
 // renderBases are operator user-data of every format Render accepts.
@@ -602,6 +603,7 @@ func expectedError(base []byte, add Addition) bool {
 // FuzzRender feeds Render arbitrary bases: it must never panic, and whatever it renders must read
 // back as it reports.
 func FuzzRender(f *testing.F) {
+	fuzztest.LimitMinimizing(f)
 	for _, b := range renderBases {
 		f.Add(b.data, uint8(0))
 		f.Add(b.data, uint8(0xff))
