@@ -40,7 +40,7 @@ func TestRadvdConf(t *testing.T) {
 	stateless := RadvdConf(Spec{Net: 1, IPv6: Stateless}, "qr-x")
 	stateful := RadvdConf(Spec{Net: 1, IPv6: Stateful}, "qr-x")
 	for _, c := range []struct {
-		conf      string
+		conf       string
 		has, lacks []string
 	}{
 		{stateless, []string{"AdvOtherConfigFlag on;", "AdvAutonomous on;", "route fe80::a9fe:a9fe/128"}, []string{"RDNSS", "AdvManagedFlag"}},
@@ -281,4 +281,3 @@ func get(t *testing.T, l *Lab, url string) (int, string) {
 	b, _ := io.ReadAll(resp.Body)
 	return resp.StatusCode, string(b)
 }
-
