@@ -145,8 +145,11 @@ func (s Spec) dhcpPortID() string {
 	return fmt.Sprintf("d1c000%02d-0000-4000-8000-000000000001", s.Net)
 }
 
-// InstanceUUID is the instance's uuid (meta_data.json, the SMBIOS system UUID).
-func (s Spec) InstanceUUID() string { return "c1ea7a7e-0000-4000-8000-0000000000aa" }
+// InstanceUUID is the instance's uuid (meta_data.json, the SMBIOS system UUID): one per
+// network and port, as a snapshot booted on another network is a new instance.
+func (s Spec) InstanceUUID() string {
+	return fmt.Sprintf("c1ea7a7e-00%02d-4000-8000-0000000000%02d", s.Net, s.port())
+}
 
 // devName is Neutron's device name for a port: a prefix and the port id, 14 bytes.
 func devName(prefix, portID string) string { return (prefix + portID)[:14] }
