@@ -66,8 +66,8 @@ type Spec struct {
 	HoldRA bool
 	// BlockDHCPv6 drops UDP port 547 in the DHCP namespace (a firewall eating DHCPv6).
 	BlockDHCPv6 bool
-	// DADClash puts the instance's IPv6 address on the DHCP port first, so the instance's DAD
-	// for it fails.
+	// DADClash puts the instance's IPv6 address on another port of the network first, so the
+	// instance's DAD for it fails.
 	DADClash bool
 	// RouteInfo makes the guest accept the RA's route information option (the route to
 	// fe80::a9fe:a9fe/128), as networkd and NetworkManager do; the kernel's default (ifupdown
@@ -181,7 +181,9 @@ func Start(t testing.TB, spec Spec) *Lab {
 	l := &Lab{Spec: spec}
 	l.build(t)
 	if spec.DADClash && spec.IPv6 != NoIPv6 {
-		l.DHCPPort.AddAddr(t, netip.PrefixFrom(spec.GuestIPv6(), 64).String())
+		// Another instance's port, not the DHCP port: dnsmasq never leases its own address.
+		other := l.plug(t, netnstest.New(t), GuestDev, "sw-other", mac(spec.Net, 0x99), netnstest.DADOff)
+		other.AddAddr(t, netip.PrefixFrom(spec.GuestIPv6(), 64).String())
 	}
 	l.Dnsmasq = startDnsmasq(t, l)
 	if spec.BlockDHCPv6 {

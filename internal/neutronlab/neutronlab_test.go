@@ -281,3 +281,72 @@ func get(t *testing.T, l *Lab, url string) (int, string) {
 	b, _ := io.ReadAll(resp.Body)
 	return resp.StatusCode, string(b)
 }
+
+// A dual-stack dhcpv6-stateless network: the kernel takes the EUI-64 address from the RA (O
+// flag) and dhclient -6 -S asks dnsmasq for the other configuration only.
+func TestLabStateless(t *testing.T) {
+	s := Spec{Net: 5, IPv4: true, IPv6: Stateless}
+	l := Start(t, s)
+	l.Boot(t)
+	waitAddr(t, l, s.GuestIPv6())
+	// dnsmasq logs the reply's options after the request.
+	if err := l.Dnsmasq.WaitOutput("DHCPINFORMATION-REQUEST", 10*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.Dnsmasq.WaitOutput("dns-server  2001:db8::53", 2*time.Second); err != nil {
+		t.Errorf("the information-request was not answered with the subnet's DNS server: %v", err)
+	}
+	if strings.Contains(l.Dnsmasq.Output(), "DHCPSOLICIT") {
+		t.Error("the guest solicited an address on a stateless subnet")
+	}
+}
+
+// The fault switches do what they say.
+func TestLabFaults(t *testing.T) {
+	t.Run("hold-RA", func(t *testing.T) {
+		s := Spec{Net: 6, IPv6: SLAAC, HoldRA: true}
+		l := Start(t, s)
+		l.Boot(t)
+		l.GuestPort.LinkLocal(t, 10*time.Second) // the guest has sent its router solicitations
+		if out := l.Guest.IP(t, "-6", "addr", "show", "dev", GuestDev, "scope", "global"); out != "" {
+			t.Fatalf("an IPv6 address before radvd started:\n%s", out)
+		}
+		l.StartRadvd(t)
+		waitAddr(t, l, s.GuestIPv6())
+	})
+	t.Run("block-DHCPv6", func(t *testing.T) {
+		s := Spec{Net: 7, IPv6: Stateful, BlockDHCPv6: true}
+		l := Start(t, s)
+		g := l.Boot(t)
+		if err := g.DHCPv6.WaitOutput("Sending on", 5*time.Second); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(3 * time.Second) // dhclient -6 solicits within 1 s, then again
+		if strings.Contains(l.Dnsmasq.Output(), "DHCPSOLICIT") {
+			t.Errorf("dnsmasq saw a solicit through the block:\n%s", l.Dnsmasq.Output())
+		}
+		if out := l.Guest.IP(t, "-6", "addr", "show", "dev", GuestDev, "scope", "global"); strings.Contains(out, s.GuestIPv6().String()) {
+			t.Errorf("the guest got its address through the block:\n%s", out)
+		}
+	})
+	// dhclient-script adds the leased address with lifetimes, so the kernel deletes it when its
+	// DAD fails (a permanent address would stay, marked dadfailed): either way it never becomes
+	// usable, where TestLabStateful's does.
+	t.Run("DAD-clash", func(t *testing.T) {
+		s := Spec{Net: 8, IPv6: Stateful, DADClash: true}
+		l := Start(t, s)
+		g := l.Boot(t)
+		if err := g.DHCPv6.WaitOutput("Bound to lease", 10*time.Second); err != nil {
+			t.Fatal(err)
+		}
+		for range 60 { // 3 s: past the guest's DAD (1 s) with room
+			out := l.Guest.IP(t, "-o", "-6", "addr", "show", "dev", GuestDev)
+			for _, line := range strings.Split(out, "\n") {
+				if strings.Contains(line, " "+s.GuestIPv6().String()+"/") && !strings.Contains(line, "tentative") {
+					t.Fatalf("the clashing address became usable:\n%s", out)
+				}
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+	})
+}
