@@ -20,6 +20,13 @@ func NovaDMI(s Spec) map[string]string {
 		"chassis_vendor": "QEMU", "chassis_asset_tag": "", "bios_vendor": "SeaBIOS"}
 }
 
+// NovaSMBIOS is QEMU's -smbios option as Nova's libvirt driver sets the guest's system
+// information: what the guest then reads as NovaDMI.
+func NovaSMBIOS(s Spec) []string {
+	return []string{"-smbios", "type=1,manufacturer=OpenStack Foundation,product=OpenStack Nova," +
+		"version=31.1.0,uuid=" + s.InstanceUUID() + ",family=Virtual Machine"}
+}
+
 // PlainDMI is a plain KVM guest's (a lab with DHCP and no metadata service).
 func PlainDMI() map[string]string {
 	return map[string]string{"sys_vendor": "QEMU", "product_name": "Standard PC (i440FX + PIIX, 1996)",
@@ -87,6 +94,9 @@ type Guest struct {
 // once they run (after the link-local DAD, about 2 s, when DHCPv6 is needed).
 func (l *Lab) Boot(t testing.TB) *Guest {
 	t.Helper()
+	if l.Spec.VM {
+		t.Fatal("neutronlab: Boot on a VM's network: the VM's own OS configures it")
+	}
 	bin, err := exec.LookPath("dhclient")
 	if err != nil {
 		t.Skip("neutronlab: dhclient not found (make deps installs isc-dhcp-client)")

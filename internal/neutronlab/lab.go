@@ -69,6 +69,9 @@ type Spec struct {
 	// DADClash puts the instance's IPv6 address on another port of the network first, so the
 	// instance's DAD for it fails.
 	DADClash bool
+	// VM makes the instance a QEMU guest: its port is a tap (Lab.Tap) on the bridge in the
+	// switch namespace, where QEMU must run, instead of eth0 in a guest namespace.
+	VM bool
 	// RouteInfo makes the guest accept the RA's route information option (the route to
 	// fe80::a9fe:a9fe/128), as networkd and NetworkManager do; the kernel's default (ifupdown
 	// images) ignores it.
@@ -160,8 +163,10 @@ type Lab struct {
 	// The namespaces.
 	Switch, DHCP, Router, Guest *netnstest.NS
 	// DHCPPort is tap<id> in DHCP; RouterPort is qr-<id> in Router (nil when Isolated);
-	// GuestPort is eth0 in Guest.
+	// GuestPort is eth0 in Guest (nil for a VM).
 	DHCPPort, RouterPort, GuestPort *netnstest.Link
+	// Tap is a VM's tap<port-id> in Switch ("" unless Spec.VM).
+	Tap string
 	// Dnsmasq is the DHCP agent's dnsmasq; Radvd the L3 agent's radvd (nil until started).
 	Dnsmasq, Radvd *netnstest.Proc
 	// Metadata is the metadata service (nil with NoMetadata).

@@ -23,7 +23,7 @@ const GuestDev = "eth0"
 func (l *Lab) build(t testing.TB) {
 	t.Helper()
 	s := l.Spec
-	l.Switch, l.DHCP, l.Guest = netnstest.New(t), netnstest.New(t), netnstest.New(t)
+	l.Switch, l.DHCP = netnstest.New(t), netnstest.New(t)
 	// A plain L2 switch: no STP delay, and no multicast snooping that could hide DHCPv6 or
 	// neighbour discovery from a port before it has sent its MLD reports.
 	l.Switch.IP(t, "link", "add", Bridge, "type", "bridge", "stp_state", "0", "forward_delay", "0", "mcast_snooping", "0")
@@ -56,9 +56,17 @@ func (l *Lab) build(t testing.TB) {
 			l.RouterPort.AddAddr(t, netip.PrefixFrom(s.Gateway6(), 64).String())
 		}
 	}
-	l.GuestPort = l.plug(t, l.Guest, GuestDev, "sw-vm", s.MAC(), netnstest.DADDefault)
-	if s.RouteInfo {
-		l.Guest.Sysctl(t, "net/ipv6/conf/"+GuestDev+"/accept_ra_rt_info_max_plen", "128")
+	if s.VM {
+		// Nova's tap: QEMU opens it (and gives it its carrier) from the switch namespace.
+		l.Tap = devName("tap", s.portID())
+		l.Switch.IP(t, "tuntap", "add", "dev", l.Tap, "mode", "tap")
+		l.Switch.IP(t, "link", "set", "dev", l.Tap, "mtu", "1450", "master", Bridge, "up")
+	} else {
+		l.Guest = netnstest.New(t)
+		l.GuestPort = l.plug(t, l.Guest, GuestDev, "sw-vm", s.MAC(), netnstest.DADDefault)
+		if s.RouteInfo {
+			l.Guest.Sysctl(t, "net/ipv6/conf/"+GuestDev+"/accept_ra_rt_info_max_plen", "128")
+		}
 	}
 	for _, p := range []*netnstest.Link{l.DHCPPort, l.RouterPort, l.GuestPort} {
 		if p != nil {
