@@ -60,27 +60,36 @@ type booted struct {
 	metaPath time.Time // when the guest first had a route to 169.254.169.254 (zero: never)
 }
 
-// boot boots the instance once on a new lab of spec, as Nova and the image do: Nova's DMI and
-// the config drive (format drive; "" for none) under the root, /run emptied (a tmpfs), the helper
-// started before the network is configured (its place at boot), then the OS's DHCP clients.
-// during, if set, runs once the OS is booting (a late RA, say).
-func (in *instance) boot(t *testing.T, spec neutronlab.Spec, drive string, during func(*neutronlab.Lab)) booted {
+// bootOpts vary a boot.
+type bootOpts struct {
+	drive  string                // the config drive's format; "" for none
+	dmi    map[string]string     // the platform; nil means Nova's (neutronlab.NovaDMI)
+	during func(*neutronlab.Lab) // runs once the OS is booting (a late RA, say)
+}
+
+// boot boots the instance once on a new lab of spec, as Nova and the image do: the platform's
+// DMI and the config drive under the root, /run emptied (a tmpfs), the helper started before
+// the network is configured (its place at boot), then the OS's DHCP clients.
+func (in *instance) boot(t *testing.T, spec neutronlab.Spec, o bootOpts) booted {
 	t.Helper()
 	if err := os.RemoveAll(filepath.Join(in.root, "run")); err != nil {
 		t.Fatal(err)
 	}
-	neutronlab.WritePlatform(t, in.root, neutronlab.NovaDMI(spec))
+	if o.dmi == nil {
+		o.dmi = neutronlab.NovaDMI(spec)
+	}
+	neutronlab.WritePlatform(t, in.root, o.dmi)
 	neutronlab.DetachConfigDrive(t, in.root)
-	if drive != "" {
-		neutronlab.AttachConfigDrive(t, spec, drive, in.root)
+	if o.drive != "" {
+		neutronlab.AttachConfigDrive(t, spec, o.drive, in.root)
 	}
 	l := neutronlab.Start(t, spec)
 	b := booted{lab: l}
 	b.h = startHelper(t, l.Guest, in.root, in.fakes)
 	routes := watchRoute(l.Guest.Name, neutronlab.MetadataAddr4, b.h.done)
 	l.Boot(t)
-	if during != nil {
-		during(l)
+	if o.during != nil {
+		o.during(l)
 	}
 	b.r, b.code = b.h.wait(t)
 	b.metaPath = <-routes
@@ -185,7 +194,7 @@ func TestNeutronLab(t *testing.T) {
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			in := newInstance(t)
-			in.check(t, in.boot(t, c.spec, c.drive, nil), c.want)
+			in.check(t, in.boot(t, c.spec, bootOpts{drive: c.drive}), c.want)
 		})
 	}
 }
@@ -201,10 +210,10 @@ func TestNeutronLabFaults(t *testing.T) {
 		spec := dualSLAAC
 		spec.HoldRA = true
 		in := newInstance(t)
-		b := in.boot(t, spec, "", func(l *neutronlab.Lab) {
+		b := in.boot(t, spec, bootOpts{during: func(l *neutronlab.Lab) {
 			time.Sleep(3 * time.Second)
 			l.StartRadvd(t)
-		})
+		}})
 		in.check(t, b, want{"ipv6", false, "metadata"})
 	})
 	// A firewall eats DHCPv6: forced, the port has IPv6 but it never comes; fall back.
@@ -212,7 +221,7 @@ func TestNeutronLabFaults(t *testing.T) {
 		spec := dualStateful
 		spec.BlockDHCPv6 = true
 		in := newInstance(t)
-		b := in.boot(t, spec, "", nil)
+		b := in.boot(t, spec, bootOpts{})
 		in.check(t, b, want{"ipv4", true, "metadata"})
 	})
 	// Another port holds the instance's address: its DAD fails, the address is never usable.
@@ -220,7 +229,7 @@ func TestNeutronLabFaults(t *testing.T) {
 		spec := dualStateful
 		spec.DADClash = true
 		in := newInstance(t)
-		b := in.boot(t, spec, "", nil)
+		b := in.boot(t, spec, bootOpts{})
 		in.check(t, b, want{"ipv4", true, "metadata"})
 		if strings.Contains(b.r.Address, spec.GuestIPv6().String()) {
 			t.Errorf("chose the dadfailed %s", spec.GuestIPv6())
@@ -232,7 +241,7 @@ func TestNeutronLabFaults(t *testing.T) {
 		spec := dualSLAAC
 		spec.UserData = nil
 		in := newInstance(t)
-		b := in.boot(t, spec, "", nil)
+		b := in.boot(t, spec, bootOpts{})
 		in.check(t, b, want{"ipv4", false, ""})
 		asked := b.lab.Metadata.Asked("/openstack/latest/user_data")
 		if len(asked) == 0 || asked[len(asked)-1].Status != 404 {
@@ -250,17 +259,47 @@ func TestNeutronLabFaults(t *testing.T) {
 	})
 	// network_data.json is {} (Nova without network info), in the metadata service and on the
 	// config drive: nothing to learn from it, and nothing breaks.
+	// A plain KVM host (no OpenStack DMI, no config drive, no metadata service) with DHCP and
+	// SLAAC, no user-data: nothing to ask, so the helper decides IPv4 as soon as it is usable.
+	t.Run("plain-platform-no-metadata", func(t *testing.T) {
+		spec := dualSLAAC
+		spec.UserData, spec.NoMetadata = nil, true
+		in := newInstance(t)
+		b := in.boot(t, spec, bootOpts{dmi: neutronlab.PlainDMI()})
+		in.check(t, b, want{"ipv4", false, ""})
+		if d := b.h.ended.Sub(b.h.started); d > 2*time.Second {
+			t.Errorf("took %s to decide IPv4 on a platform without a metadata service, want under 2 s (DHCP included)", d.Round(time.Millisecond))
+		}
+	})
+	// IPv6 only, and the image ignores the RA's route to fe80::a9fe:a9fe (the kernel's default,
+	// ifupdown images): the metadata service cannot be reached, so the toggle cannot be read.
+	// The helper takes the SLAAC address within metadata_timeout and its status says why.
+	t.Run("v6-only-route-info-ignored", func(t *testing.T) {
+		spec := dualSLAAC
+		spec.IPv4 = false
+		in := newInstance(t)
+		b := in.boot(t, spec, bootOpts{})
+		if b.code != 0 || b.r.Family != "ipv6" || b.r.Address != spec.GuestIPv6().String() {
+			t.Errorf("exit %d, %s %s; want ipv6 %s", b.code, b.r.Family, b.r.Address, spec.GuestIPv6())
+		}
+		if b.r.Reason("metadata") == "" {
+			t.Errorf("the status does not say what became of the metadata service: %q", b.r.Reasons)
+		}
+		if d := b.h.ended.Sub(b.h.started); d > 3*time.Second+5*time.Second+time.Second {
+			t.Errorf("took %s: more than ipv4_wait + metadata_timeout", d.Round(time.Millisecond))
+		}
+	})
 	empty := dualSLAAC
 	empty.EmptyNetworkData = true
 	t.Run("network-data-empty-metadata", func(t *testing.T) {
 		in := newInstance(t)
-		in.check(t, in.boot(t, empty, "", nil), want{"ipv6", false, "metadata"})
+		in.check(t, in.boot(t, empty, bootOpts{}), want{"ipv6", false, "metadata"})
 	})
 	t.Run("network-data-empty-config-drive", func(t *testing.T) {
 		spec := empty
 		spec.NoMetadata = true
 		in := newInstance(t)
-		in.check(t, in.boot(t, spec, neutronlab.ISO9660, nil), want{"ipv6", false, "config-drive"})
+		in.check(t, in.boot(t, spec, bootOpts{drive: neutronlab.ISO9660}), want{"ipv6", false, "config-drive"})
 	})
 }
 
@@ -271,14 +310,14 @@ func TestNeutronRebootOnAnotherNetwork(t *testing.T) {
 	force := []byte(forceUserData)
 	in := newInstance(t)
 	first := neutronlab.Spec{Net: 1, IPv4: true, IPv6: neutronlab.SLAAC, UserData: force}
-	in.check(t, in.boot(t, first, "", nil), want{"ipv6", false, "metadata"})
+	in.check(t, in.boot(t, first, bootOpts{}), want{"ipv6", false, "metadata"})
 
 	// The node joined a cluster meanwhile.
 	in.put(t, aioconfig.ClusterSettings, "etcd_cluster=\"cluster\"\n")
 	in.put(t, aioconfig.EtcdData+"/member/snap/db", "etcd data")
 
 	second := neutronlab.Spec{Net: 2, Port: 7, IPv4: true, IPv6: neutronlab.SLAAC, UserData: force}
-	b := in.boot(t, second, "", nil)
+	b := in.boot(t, second, bootOpts{})
 	in.check(t, b, want{"ipv6", false, "metadata"})
 	if !b.r.Changed {
 		t.Error("moved to a new network: the report says nothing changed")
@@ -296,7 +335,7 @@ func TestNeutronRebootOnAnotherNetwork(t *testing.T) {
 	}
 
 	before := snapshot(t, in.root)
-	b = in.boot(t, second, "", nil)
+	b = in.boot(t, second, bootOpts{})
 	in.check(t, b, want{"ipv6", false, "metadata"})
 	if b.r.Changed || len(b.r.Changes) != 0 {
 		t.Errorf("rebooted on the same network: changed=%t %+v", b.r.Changed, b.r.Changes)
