@@ -66,6 +66,11 @@ type bootOpts struct {
 	drive  string                // the config drive's format; "" for none
 	dmi    map[string]string     // the platform; nil means Nova's (neutronlab.NovaDMI)
 	during func(*neutronlab.Lab) // runs once the OS is booting (a late RA, say)
+	// linkLocalFirst starts the OS's DHCP clients only once the guest's link-local address is
+	// past DAD (a DHCP server slower than DAD): the helper can then reach out over IPv6
+	// link-local from its first IPv4 address on, and a connect there waits for an answer
+	// instead of failing at once.
+	linkLocalFirst bool
 }
 
 // boot boots the instance once on a new lab of spec, as Nova and the image do: the platform's
@@ -89,6 +94,9 @@ func (in *instance) boot(t testing.TB, spec neutronlab.Spec, o bootOpts) booted 
 	b.h = startHelper(t, l.Guest, in.root, in.fakes)
 	routes := watchIP(l.Guest.Name, neutronlab.MetadataAddr4, b.h.done, "-4", "route", "show", neutronlab.MetadataAddr4)
 	addrs := watchIP(l.Guest.Name, "inet "+spec.GuestIPv4().String()+"/", b.h.done, "-4", "addr", "show", "dev", neutronlab.GuestDev)
+	if o.linkLocalFirst {
+		l.GuestPort.LinkLocal(t, 10*time.Second)
+	}
 	l.Boot(t)
 	if o.during != nil {
 		o.during(l)
@@ -267,10 +275,13 @@ func TestNeutronLabFaults(t *testing.T) {
 		spec := dualSLAAC
 		spec.UserData, spec.NoMetadata = nil, true
 		in := newInstance(t)
-		b := in.boot(t, spec, bootOpts{dmi: neutronlab.PlainDMI()})
+		b := in.boot(t, spec, bootOpts{dmi: neutronlab.PlainDMI(), linkLocalFirst: true})
 		in.check(t, b, want{"ipv4", false, ""})
-		if d := b.h.ended.Sub(b.h.started); d > 2*time.Second {
-			t.Errorf("took %s to decide IPv4 on a platform without a metadata service, want under 2 s (DHCP included)", d.Round(time.Millisecond))
+		if b.ipv4.IsZero() {
+			t.Fatal("the guest never had its IPv4 address")
+		}
+		if d := b.h.ended.Sub(b.ipv4); d > time.Second {
+			t.Errorf("exited %s after the IPv4 address was there, on a platform without a metadata service; want under 1 s", d.Round(time.Millisecond))
 		}
 	})
 	// IPv6 only, and the image ignores the RA's route to fe80::a9fe:a9fe (the kernel's default,
@@ -390,6 +401,9 @@ func snapshot(t *testing.T, root string) []byte {
 //   - plain-platform: a KVM host without a metadata service; from the guest's IPv4 address to
 //     the exit.
 //
+// In both, the guest's link-local address is past DAD before DHCP starts (bootOpts
+// linkLocalFirst), the case where a metadata request over IPv6 can hang rather than fail.
+//
 // Run with: go test -run '^$' -bench NeutronNoUserData -benchtime 5x ./test/live
 func BenchmarkNeutronNoUserData(b *testing.B) {
 	spec := neutronlab.Spec{Net: 1, IPv4: true, IPv6: neutronlab.SLAAC}
@@ -398,7 +412,7 @@ func BenchmarkNeutronNoUserData(b *testing.B) {
 		got404 := 0
 		for b.Loop() {
 			in := newInstance(b)
-			r := in.boot(b, spec, bootOpts{})
+			r := in.boot(b, spec, bootOpts{linkLocalFirst: true})
 			if r.r.Family != "ipv4" {
 				b.Fatalf("decided %s %s, want ipv4", r.r.Family, r.r.Address)
 			}
@@ -418,7 +432,7 @@ func BenchmarkNeutronNoUserData(b *testing.B) {
 		var lat []time.Duration
 		for b.Loop() {
 			in := newInstance(b)
-			r := in.boot(b, plain, bootOpts{dmi: neutronlab.PlainDMI()})
+			r := in.boot(b, plain, bootOpts{dmi: neutronlab.PlainDMI(), linkLocalFirst: true})
 			if r.r.Family != "ipv4" || r.ipv4.IsZero() {
 				b.Fatalf("decided %s %s (IPv4 seen at %v), want ipv4", r.r.Family, r.r.Address, r.ipv4)
 			}
