@@ -3,15 +3,14 @@ package main
 import (
 	"context"
 	"fmt"
-	"reflect"
 	"slices"
 	"sync"
 
 	"github.com/clearwater-aio/packer-plugin-clearwater/firstboot/config"
 	"github.com/clearwater-aio/packer-plugin-clearwater/firstboot/dhcpprobe"
 	"github.com/clearwater-aio/packer-plugin-clearwater/firstboot/live"
-	"github.com/clearwater-aio/packer-plugin-clearwater/firstboot/metadata"
 	"github.com/clearwater-aio/packer-plugin-clearwater/firstboot/netconf"
+	"github.com/clearwater-aio/packer-plugin-clearwater/firstboot/netdata"
 	"github.com/clearwater-aio/packer-plugin-clearwater/firstboot/netstate"
 	"github.com/clearwater-aio/packer-plugin-clearwater/firstboot/policy"
 )
@@ -22,6 +21,10 @@ type session struct {
 	o      options
 	events <-chan struct{}
 	cancel context.CancelFunc
+	// families is what OpenStack's network_data.json says the ports have: from a config drive
+	// when the session starts, else from the metadata service once it answered.
+	families     netdata.Families
+	familiesRead bool
 }
 
 // newSession subscribes to address changes before anything reads the addresses, so that no
@@ -69,7 +72,9 @@ func (s *session) decide(ctx context.Context, cfg config.Config, rep *Report) (p
 		}
 		return policy.Decide(snap, in), nil
 	}
-	lc := live.Config{Input: in, IPv4Wait: cfg.IPv4Wait, IPv6Timeout: cfg.IPv6Timeout, ProbeAfter: cfg.ProbeAfter}
+	s.readConfigDriveFamilies(rep)
+	lc := live.Config{Input: in, IPv4Wait: cfg.IPv4Wait, IPv6Timeout: cfg.IPv6Timeout, ProbeAfter: cfg.ProbeAfter,
+		Families: s.families}
 	if cfg.ProbeDHCP {
 		lc.Probe = func(ctx context.Context, ipv6 bool, ifaces []string) []string {
 			return probe(ctx, s.o.root, ipv6, ifaces)
@@ -78,32 +83,6 @@ func (s *session) decide(ctx context.Context, cfg config.Config, rep *Report) (p
 	res, err := live.Wait(ctx, lc, netstate.Live, s.events)
 	rep.Reasons = append(rep.Reasons, res.Reasons...)
 	return res.Decision, err
-}
-
-// metadataUserData asks the metadata service for user-data over the chosen interface and, when
-// it changes the settings or the toggle, decides again. A service that does not answer is a
-// reason, not a failure: the node must boot without it.
-func (s *session) metadataUserData(ctx context.Context, o options, cfg config.Config, d policy.Decision, rep *Report) (config.Config, policy.Decision, error) {
-	if cfg.MetadataTimeout == 0 {
-		rep.Reasons = append(rep.Reasons, "metadata service not asked: metadata_timeout is 0s")
-		return cfg, d, nil
-	}
-	mctx, cancel := context.WithTimeout(ctx, cfg.MetadataTimeout)
-	data, from, err := metadata.Fetch(mctx, d.Interface)
-	cancel()
-	if err != nil {
-		rep.Reasons = append(rep.Reasons, "no user-data from the metadata service: "+err.Error())
-		return cfg, d, nil
-	}
-	before := input(cfg, rep)
-	ud := parseUserData("metadata:"+from, data, rep)
-	newCfg, err := settle(o, ud, rep)
-	if err != nil || reflect.DeepEqual(input(newCfg, rep), before) {
-		return newCfg, d, err
-	}
-	rep.Reasons = append(rep.Reasons, "deciding again with the metadata service's user-data")
-	d, err = s.decide(ctx, newCfg, rep)
-	return newCfg, d, err
 }
 
 // probe asks, on every interface at once, whether the network offers the family the decision

@@ -21,6 +21,7 @@ type FlatConfig struct {
 	IPv6Timeout        *string  `mapstructure:"ipv6_timeout" cty:"ipv6_timeout" hcl:"ipv6_timeout"`
 	ProbeAfter         *string  `mapstructure:"probe_after" cty:"probe_after" hcl:"probe_after"`
 	ProbeDHCP          *bool    `mapstructure:"probe_dhcp" cty:"probe_dhcp" hcl:"probe_dhcp"`
+	MetadataService    *string  `mapstructure:"metadata_service" cty:"metadata_service" hcl:"metadata_service"`
 	MetadataTimeout    *string  `mapstructure:"metadata_timeout" cty:"metadata_timeout" hcl:"metadata_timeout"`
 	BaseUserData       *string  `mapstructure:"base_user_data" cty:"base_user_data" hcl:"base_user_data"`
 	BaseUserDataBase64 *string  `mapstructure:"base_user_data_base64" cty:"base_user_data_base64" hcl:"base_user_data_base64"`
@@ -50,6 +51,7 @@ func (*FlatConfig) HCL2Spec() map[string]hcldec.Spec {
 		"ipv6_timeout":          &hcldec.AttrSpec{Name: "ipv6_timeout", Type: cty.String, Required: false},
 		"probe_after":           &hcldec.AttrSpec{Name: "probe_after", Type: cty.String, Required: false},
 		"probe_dhcp":            &hcldec.AttrSpec{Name: "probe_dhcp", Type: cty.Bool, Required: false},
+		"metadata_service":      &hcldec.AttrSpec{Name: "metadata_service", Type: cty.String, Required: false},
 		"metadata_timeout":      &hcldec.AttrSpec{Name: "metadata_timeout", Type: cty.String, Required: false},
 		"base_user_data":        &hcldec.AttrSpec{Name: "base_user_data", Type: cty.String, Required: false},
 		"base_user_data_base64": &hcldec.AttrSpec{Name: "base_user_data_base64", Type: cty.String, Required: false},

@@ -30,6 +30,13 @@ const (
 	Fail     = "fail"
 )
 
+// Accepted values of metadata_service.
+const (
+	MetadataAuto   = "auto"   // ask only on a platform that has a metadata service (package platform)
+	MetadataAlways = "always" // ask whatever the platform
+	MetadataNever  = "never"  // never ask
+)
+
 // MaxWait bounds every duration setting, so that no config can stall a boot for long.
 const MaxWait = 10 * time.Minute
 
@@ -45,6 +52,7 @@ type Config struct {
 	IPv6Timeout      time.Duration
 	ProbeAfter       time.Duration
 	ProbeDHCP        bool
+	MetadataService  string
 	MetadataTimeout  time.Duration
 
 	// Origin maps each key that a file set to the name of the last file that set it.
@@ -61,6 +69,7 @@ func Default() Config {
 		IPv6Timeout:      30 * time.Second,
 		ProbeAfter:       3 * time.Second,
 		ProbeDHCP:        true,
+		MetadataService:  MetadataAuto,
 		MetadataTimeout:  5 * time.Second,
 		Origin:           map[string]string{},
 	}
@@ -85,12 +94,13 @@ type Partial struct {
 	IPv6Timeout      *Duration `yaml:"ipv6_timeout,omitempty"`
 	ProbeAfter       *Duration `yaml:"probe_after,omitempty"`
 	ProbeDHCP        *bool     `yaml:"probe_dhcp,omitempty"`
+	MetadataService  *string   `yaml:"metadata_service,omitempty"`
 	MetadataTimeout  *Duration `yaml:"metadata_timeout,omitempty"`
 }
 
 // Keys lists every key of the file format, in the documented order.
 var Keys = []string{"force_ipv6", "on_missing_ipv6", "interface", "ignore_interfaces", "hostname",
-	"public_ip", "ipv4_wait", "ipv6_timeout", "probe_after", "probe_dhcp", "metadata_timeout"}
+	"public_ip", "ipv4_wait", "ipv6_timeout", "probe_after", "probe_dhcp", "metadata_service", "metadata_timeout"}
 
 // Duration is a time.Duration written in Go syntax ("10s", "1m30s").
 type Duration time.Duration
@@ -183,7 +193,7 @@ func (p *Partial) fields() map[string]any {
 		"force_ipv6": &p.ForceIPv6, "on_missing_ipv6": &p.OnMissingIPv6, "interface": &p.Interface,
 		"ignore_interfaces": &p.IgnoreInterfaces, "hostname": &p.Hostname, "public_ip": &p.PublicIP,
 		"ipv4_wait": &p.IPv4Wait, "ipv6_timeout": &p.IPv6Timeout, "probe_after": &p.ProbeAfter,
-		"probe_dhcp": &p.ProbeDHCP, "metadata_timeout": &p.MetadataTimeout,
+		"probe_dhcp": &p.ProbeDHCP, "metadata_service": &p.MetadataService, "metadata_timeout": &p.MetadataTimeout,
 	}
 }
 
@@ -217,6 +227,9 @@ func (p Partial) Validate() error {
 	bad := func(key, msg string) error { return &Error{Key: key, Msg: msg} }
 	if p.OnMissingIPv6 != nil && *p.OnMissingIPv6 != Fallback && *p.OnMissingIPv6 != Fail {
 		return bad("on_missing_ipv6", fmt.Sprintf("%q is not accepted: want %q or %q", *p.OnMissingIPv6, Fallback, Fail))
+	}
+	if p.MetadataService != nil && *p.MetadataService != MetadataAuto && *p.MetadataService != MetadataAlways && *p.MetadataService != MetadataNever {
+		return bad("metadata_service", fmt.Sprintf("%q is not accepted: want %q, %q or %q", *p.MetadataService, MetadataAuto, MetadataAlways, MetadataNever))
 	}
 	if p.Interface != nil && *p.Interface != "" && !validIfName(*p.Interface) {
 		return bad("interface", fmt.Sprintf("%q is not an interface name (1 to 15 characters, no '/', ':' or white space)", *p.Interface))
@@ -296,6 +309,10 @@ func (c *Config) Apply(name string, p Partial) {
 		c.ProbeDHCP = *p.ProbeDHCP
 		set("probe_dhcp")
 	}
+	if p.MetadataService != nil {
+		c.MetadataService = *p.MetadataService
+		set("metadata_service")
+	}
 	applyDuration(&c.MetadataTimeout, p.MetadataTimeout, func() { set("metadata_timeout") })
 }
 
@@ -314,7 +331,7 @@ func (c Config) Full() Partial {
 		ForceIPv6: &c.ForceIPv6, OnMissingIPv6: &c.OnMissingIPv6, Interface: &c.Interface,
 		IgnoreInterfaces: &ig, Hostname: &c.Hostname, PublicIP: &c.PublicIP,
 		IPv4Wait: d(c.IPv4Wait), IPv6Timeout: d(c.IPv6Timeout), ProbeAfter: d(c.ProbeAfter),
-		ProbeDHCP: &c.ProbeDHCP, MetadataTimeout: d(c.MetadataTimeout),
+		ProbeDHCP: &c.ProbeDHCP, MetadataService: &c.MetadataService, MetadataTimeout: d(c.MetadataTimeout),
 	}
 }
 

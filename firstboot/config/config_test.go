@@ -16,6 +16,7 @@ func TestParseErrorsNameFileKeyAndAcceptedValues(t *testing.T) {
 		want          []string // substrings of the message
 	}{
 		{"unknown key", "force_ipv4: true\n", "force_ipv4", []string{"unknown key", "force_ipv6", "metadata_timeout"}},
+		{"bad metadata_service", "metadata_service: sometimes\n", "metadata_service", []string{`"sometimes"`, `"auto"`, `"always"`, `"never"`}},
 		{"bad policy", "on_missing_ipv6: retry\n", "on_missing_ipv6", []string{`"retry"`, `"fallback"`, `"fail"`}},
 		{"bad duration", "ipv6_timeout: 30\n", "ipv6_timeout", []string{"not a duration", "10s"}},
 		{"negative duration", "ipv4_wait: -1s\n", "ipv4_wait", []string{"out of range"}},
@@ -63,7 +64,7 @@ func TestRenderParsesBackToTheSameConfig(t *testing.T) {
 	c.IgnoreInterfaces = []string{"docker*", "lxc*"}
 	c.Hostname, c.PublicIP = "ims.example.com", "2001:db8::7"
 	c.IPv4Wait, c.IPv6Timeout, c.ProbeAfter, c.MetadataTimeout = 3*time.Second, 90*time.Second, 0, 1500*time.Millisecond
-	c.ProbeDHCP = false
+	c.ProbeDHCP, c.MetadataService = false, MetadataNever
 	data, err := Render("baked by packer\nsecond line", c.Full())
 	if err != nil {
 		t.Fatal(err)

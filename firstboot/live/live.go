@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/clearwater-aio/packer-plugin-clearwater/firstboot/netdata"
 	"github.com/clearwater-aio/packer-plugin-clearwater/firstboot/netstate"
 	"github.com/clearwater-aio/packer-plugin-clearwater/firstboot/policy"
 )
@@ -30,6 +31,10 @@ type Config struct {
 	IPv6Timeout time.Duration // forced: how long to wait for IPv6; not forced: for any address at all
 	ProbeAfter  time.Duration // when to probe for a missing family
 	Probe       Prober        // nil: never probe
+	// Families is what OpenStack's network_data.json says the ports have (not Known: nothing
+	// said). A family it says no port has is not waited for: forced, the decision falls back as
+	// soon as an IPv4 is usable; not forced, it settles on IPv6 without waiting ipv4_wait.
+	Families netdata.Families
 }
 
 // Result is the decision, the snapshot it was made on, and how the wait went.
@@ -100,7 +105,8 @@ func (w *waiter) ready(s netstate.Snapshot, elapsed time.Duration) (policy.Decis
 	final := elapsed >= w.overall()
 	switch {
 	case in.ForceIPv6 && (v6 || elapsed >= w.cfg.IPv6Timeout):
-	case !in.ForceIPv6 && (v4 || v6 && elapsed >= w.cfg.IPv4Wait):
+	case in.ForceIPv6 && w.notComing(true) && (v4 || in.OnMissingIPv6 == policy.Fail):
+	case !in.ForceIPv6 && (v4 || v6 && (elapsed >= w.cfg.IPv4Wait || w.notComing(false))):
 	case final:
 	default:
 		return policy.Decision{}, false
@@ -129,8 +135,16 @@ func (w *waiter) nextDeadline(elapsed time.Duration) time.Duration {
 	return next
 }
 
+// notComing reports whether network_data.json says that no port has the family.
+func (w *waiter) notComing(ipv6 bool) bool {
+	return w.cfg.Families.Known && !w.cfg.Families.Has(ipv6)
+}
+
 func (w *waiter) note(s netstate.Snapshot, in policy.Input, v4, v6 bool, elapsed time.Duration) {
 	w.res.Waited = elapsed.Round(time.Millisecond)
+	if f := w.cfg.Families; f.Known {
+		w.res.Reasons = append(w.res.Reasons, w.familiesNote(in, v4, v6))
+	}
 	switch {
 	case elapsed < time.Millisecond:
 		w.res.Reasons = append(w.res.Reasons, "the addresses were usable at start: no wait")
@@ -142,6 +156,27 @@ func (w *waiter) note(s netstate.Snapshot, in policy.Input, v4, v6 bool, elapsed
 		w.res.Reasons = append(w.res.Reasons, fmt.Sprintf("no usable address after waiting %s", w.res.Waited))
 	default:
 		w.res.Reasons = append(w.res.Reasons, fmt.Sprintf("waited %s for a usable address (%d network changes)", w.res.Waited, w.res.Events))
+	}
+}
+
+// familiesNote says how network_data.json shaped the wait.
+func (w *waiter) familiesNote(in policy.Input, v4, v6 bool) string {
+	f := w.cfg.Families
+	need, family, setting := in.ForceIPv6, "IPv4", "ipv4_wait"
+	if need {
+		family, setting = "IPv6", "ipv6_timeout"
+	}
+	got := v4
+	if need {
+		got = v6
+	}
+	switch {
+	case got:
+		return fmt.Sprintf("%s; %s was usable", f.Summary(), family)
+	case f.Has(need):
+		return fmt.Sprintf("%s: the port has %s (%s), so it was waited for up to %s whatever the probes found", f.Summary(), family, f.Types(need), setting)
+	default:
+		return fmt.Sprintf("%s: no port has %s, so it was not waited for (%s not spent)", f.Summary(), family, setting)
 	}
 }
 

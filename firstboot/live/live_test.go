@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/clearwater-aio/packer-plugin-clearwater/firstboot/netdata"
 	"github.com/clearwater-aio/packer-plugin-clearwater/firstboot/netstate"
 	"github.com/clearwater-aio/packer-plugin-clearwater/firstboot/policy"
 )
@@ -186,4 +187,87 @@ func TestProbeWaitsForALinkThatComesUpLate(t *testing.T) {
 	if r.Decision.Family != policy.IPv4 || !contains(r.Reasons, "offered dhcpv4") || !contains(r.Reasons, "no interface to probe yet") {
 		t.Fatalf("got %+v", r)
 	}
+}
+
+func families(t *testing.T, types ...string) netdata.Families {
+	t.Helper()
+	nets := make([]string, len(types))
+	for i, ty := range types {
+		nets[i] = `{"type":"` + ty + `"}`
+	}
+	f, err := netdata.Parse("test", []byte(`{"links":[{"id":"tap1"}],"networks":[`+strings.Join(nets, ",")+`]}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return f
+}
+
+// What network_data.json says shapes the wait; the waits are an hour here, so only the file can
+// end them early.
+func TestNetworkDataShapesTheWait(t *testing.T) {
+	t.Run("forced, the port has no IPv6: fall back at once", func(t *testing.T) {
+		c := cfg(true, time.Hour, time.Hour)
+		c.Families = families(t, "ipv4_dhcp")
+		r := wait(t, c, newNetwork(host("192.0.2.10/24")))
+		if r.Decision.Family != policy.IPv4 || !r.Decision.Degraded || !hasReason(r, "no port has IPv6, so it was not waited for") {
+			t.Fatalf("got %+v", r)
+		}
+	})
+	t.Run("forced, no IPv6 and no IPv4 yet: wait for the IPv4 to fall back to", func(t *testing.T) {
+		n := newNetwork(host(), host("192.0.2.10/24"))
+		time.AfterFunc(20*time.Millisecond, n.change)
+		c := cfg(true, time.Hour, time.Hour)
+		c.Families = families(t, "ipv4_dhcp")
+		r := wait(t, c, n)
+		if r.Decision.Family != policy.IPv4 || r.Events != 1 {
+			t.Fatalf("got %+v", r)
+		}
+	})
+	t.Run("forced, the port has IPv6: wait for it past a usable IPv4", func(t *testing.T) {
+		n := newNetwork(host("192.0.2.10/24"), host("192.0.2.10/24", "2001:db8::10/64"))
+		time.AfterFunc(50*time.Millisecond, n.change)
+		c := cfg(true, time.Hour, time.Hour)
+		c.Families = families(t, "ipv4_dhcp", "ipv6_dhcpv6-stateful")
+		r := wait(t, c, n)
+		if r.Decision.Family != policy.IPv6 || !hasReason(r, "IPv6 was usable") {
+			t.Fatalf("got %+v", r)
+		}
+	})
+	t.Run("forced, port has IPv6 that never comes: ipv6_timeout, said so", func(t *testing.T) {
+		c := cfg(true, time.Hour, 100*time.Millisecond)
+		c.Families = families(t, "ipv4_dhcp", "ipv6_slaac")
+		r := wait(t, c, newNetwork(host("192.0.2.10/24")))
+		if r.Decision.Family != policy.IPv4 || !hasReason(r, "the port has IPv6 (ipv6_slaac), so it was waited for up to ipv6_timeout") {
+			t.Fatalf("got %+v", r)
+		}
+	})
+	t.Run("not forced, the port has no IPv4: IPv6 at once", func(t *testing.T) {
+		c := cfg(false, time.Hour, time.Hour)
+		c.Families = families(t, "ipv6_slaac")
+		r := wait(t, c, newNetwork(host("2001:db8::10/64")))
+		if r.Decision.Family != policy.IPv6 || !hasReason(r, "no port has IPv4") {
+			t.Fatalf("got %+v", r)
+		}
+	})
+	t.Run("empty object: as today", func(t *testing.T) {
+		f, err := netdata.Parse("test", []byte(`{}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		c := cfg(false, 150*time.Millisecond, time.Hour)
+		c.Families = f
+		r := wait(t, c, newNetwork(host("2001:db8::10/64")))
+		if r.Decision.Family != policy.IPv6 || r.Waited < 150*time.Millisecond || hasReason(r, "network_data.json") {
+			t.Fatalf("got %+v", r)
+		}
+	})
+}
+
+func hasReason(r Result, sub string) bool {
+	for _, s := range r.Reasons {
+		if strings.Contains(s, sub) {
+			return true
+		}
+	}
+	return false
 }

@@ -1,28 +1,46 @@
 package metadata
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"fmt"
 	"io"
 	"net"
+	"net/http"
+	"net/url"
 	"os"
-	"strconv"
-	"strings"
+	"sync/atomic"
 	"syscall"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
 
-// Bounds on the response head: lines longer than the read buffer are refused.
+// Bounds on each request besides ctx: a connect that gets no reply is given up (and retried) after
+// connectTimeout; a server that accepted must send its head within headTimeout, of at most
+// maxHead bytes.
 const (
-	maxLine        = 4 << 10
-	maxHeaderLines = 100
+	connectTimeout = time.Second
+	headTimeout    = 2 * time.Second
+	maxHead        = 16 << 10
 )
 
-// open makes an unconnected TCP socket for t on the calling goroutine's thread (so in its
-// network namespace) and hands it to the runtime's poller.
+// openPair makes the two unconnected TCP sockets of one attempt (user-data, then
+// network_data.json) on the calling goroutine's thread, so in its network namespace.
+func openPair(t target) ([2]*net.TCPConn, error) {
+	a, err := open(t)
+	if err != nil {
+		return [2]*net.TCPConn{}, err
+	}
+	b, err := open(t)
+	if err != nil {
+		a.Close()
+		return [2]*net.TCPConn{}, err
+	}
+	return [2]*net.TCPConn{a, b}, nil
+}
+
+// open makes an unconnected TCP socket for t and hands it to the runtime's poller.
 func open(t target) (*net.TCPConn, error) {
 	family := unix.AF_INET
 	if t.addr.Addr().Is6() {
@@ -46,38 +64,88 @@ func open(t target) (*net.TCPConn, error) {
 	return tc, nil
 }
 
-// get connects c to t, sends the GET and reads the answer, all within ctx. It closes c.
-func get(ctx context.Context, c *net.TCPConn, t target) ([]byte, error) {
-	defer c.Close()
-	stop := context.AfterFunc(ctx, func() { c.Close() })
-	defer stop()
-	if d, ok := ctx.Deadline(); ok {
-		_ = c.SetDeadline(d)
+// get sends GET path over c (connected here to t) and returns the body of a 200 (at most
+// MaxSize bytes: more is a finalError) or the status code alone. It closes c.
+func get(ctx context.Context, c *net.TCPConn, t target, path string) ([]byte, int, error) {
+	var claimed atomic.Bool // by the dial, or by the cleanup after a RoundTrip that never dialed
+	tr := &http.Transport{
+		// The Transport dials on a goroutine of its own, whose thread may be in another namespace:
+		// it is handed the socket opened on the caller's, and connects that one only.
+		DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+			if !claimed.CompareAndSwap(false, true) {
+				return nil, errors.New("one connection per request")
+			}
+			if err := connect(ctx, c, t); err != nil {
+				c.Close()
+				return nil, err
+			}
+			return c, nil
+		},
+		DisableKeepAlives:      true,
+		DisableCompression:     true,
+		ResponseHeaderTimeout:  headTimeout,
+		MaxResponseHeaderBytes: maxHead,
 	}
-	err := connect(c, t)
-	if err == nil {
-		_, err = io.WriteString(c, "GET "+Path+" HTTP/1.1\r\nHost: "+t.host()+
-			"\r\nUser-Agent: clearwater-firstboot\r\nAccept: */*\r\nConnection: close\r\n\r\n")
+	defer tr.CloseIdleConnections()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, t.requestURL(path), nil)
+	if err != nil {
+		c.Close()
+		return nil, 0, err
 	}
-	var data []byte
-	if err == nil {
-		data, err = readResponse(bufio.NewReaderSize(c, maxLine))
+	req.Header.Set("User-Agent", "clearwater-firstboot")
+	resp, err := tr.RoundTrip(req) // not a Client: a metadata service does not redirect
+	if claimed.CompareAndSwap(false, true) {
+		c.Close()
 	}
-	var ne net.Error
+	if err != nil {
+		return nil, 0, unwrapURL(err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return nil, resp.StatusCode, nil
+	}
+	if resp.ContentLength > MaxSize {
+		return nil, 0, finalError{fmt.Errorf("%s: %d bytes is over the %d-byte limit", path, resp.ContentLength, MaxSize)}
+	}
+	body, err := io.ReadAll(io.LimitReader(resp.Body, MaxSize+1))
 	switch {
-	case err == nil:
-	case ctx.Err() != nil:
-		return nil, fmt.Errorf("%w (%v)", ctx.Err(), err)
-	case errors.As(err, &ne) && ne.Timeout():
-		// The socket deadline is ctx's, and may fire just before ctx's own timer does.
-		return nil, fmt.Errorf("%w (%v)", context.DeadlineExceeded, err)
+	case err != nil:
+		return nil, 0, fmt.Errorf("reading the body: %w", err)
+	case len(body) > MaxSize:
+		return nil, 0, finalError{fmt.Errorf("%s: over the %d-byte limit", path, MaxSize)}
 	}
-	return data, err
+	return body, resp.StatusCode, nil
 }
 
-// connect starts a non-blocking connect and waits, through the poller (so deadlines and Close
-// apply), until it is done.
-func connect(c *net.TCPConn, t target) error {
+// requestURL is the URL net/http parses: the zone of an IPv6 address escaped as %25 (net/http
+// leaves the zone out of the Host header, as RFC 6874 wants).
+func (t target) requestURL(path string) string {
+	a := t.addr.Addr()
+	if a.Is6() {
+		return "http://[" + a.WithZone("").String() + "%25" + url.PathEscape(a.Zone()) + "]" + path
+	}
+	return "http://" + a.String() + path
+}
+
+func unwrapURL(err error) error {
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		return ue.Err
+	}
+	return err
+}
+
+// connect connects c to t within connectTimeout and ctx: a non-blocking connect, then a wait
+// through the poller (so the deadline and Close apply) until the socket is writable.
+func connect(ctx context.Context, c *net.TCPConn, t target) error {
+	deadline := time.Now().Add(connectTimeout)
+	if d, ok := ctx.Deadline(); ok && d.Before(deadline) {
+		deadline = d
+	}
+	_ = c.SetDeadline(deadline)
+	defer c.SetDeadline(time.Time{})
+	stop := context.AfterFunc(ctx, func() { c.SetDeadline(time.Unix(1, 0)) })
+	defer stop()
 	var sa unix.Sockaddr
 	if a := t.addr.Addr(); a.Is4() {
 		sa = &unix.SockaddrInet4{Port: int(t.addr.Port()), Addr: a.As4()}
@@ -100,9 +168,6 @@ func connect(c *net.TCPConn, t target) error {
 	}
 	// Writable means the connect ended; SO_ERROR says how.
 	err = rc.Write(func(fd uintptr) bool {
-		if _, perr := unix.Getpeername(int(fd)); perr == nil {
-			return true
-		}
 		n, gerr := unix.GetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_ERROR)
 		switch {
 		case gerr != nil:
@@ -110,154 +175,21 @@ func connect(c *net.TCPConn, t target) error {
 		case n != 0:
 			cerr = syscall.Errno(n)
 		default:
-			return false // still connecting: wait until writable
+			if _, perr := unix.Getpeername(int(fd)); perr != nil {
+				return false // still connecting: wait until writable
+			}
+			cerr = nil
 		}
 		return true
 	})
 	if err != nil {
+		if ctx.Err() != nil {
+			return fmt.Errorf("connect: %w", ctx.Err())
+		}
 		return fmt.Errorf("connect: %w", err)
 	}
-	if cerr != nil && !errors.Is(cerr, unix.EINPROGRESS) {
+	if cerr != nil {
 		return fmt.Errorf("connect: %w", cerr)
 	}
 	return nil
-}
-
-// readResponse reads an HTTP/1.x response: 200 gives the body (at most MaxSize bytes), 404 gives
-// ErrNoUserData, anything else an error naming the status.
-func readResponse(r *bufio.Reader) ([]byte, error) {
-	status, err := readLine(r)
-	if err != nil {
-		return nil, fmt.Errorf("reading status line: %w", err)
-	}
-	proto, code, _ := strings.Cut(status, " ")
-	code, reason, _ := strings.Cut(code, " ")
-	if !strings.HasPrefix(proto, "HTTP/1.") || len(code) != 3 {
-		return nil, fmt.Errorf("not an HTTP/1.x response: %q", truncate(status))
-	}
-	length, chunked, err := readHeaders(r)
-	if err != nil {
-		return nil, err
-	}
-	switch code {
-	case "200":
-	case "404":
-		return nil, ErrNoUserData
-	default:
-		return nil, fmt.Errorf("HTTP %s %s", code, truncate(reason))
-	}
-	switch {
-	case chunked:
-		return readChunked(r)
-	case length >= 0:
-		if length > MaxSize {
-			return nil, fmt.Errorf("user-data of %d bytes is over the %d-byte limit", length, MaxSize)
-		}
-		data := make([]byte, length)
-		if _, err := io.ReadFull(r, data); err != nil {
-			return nil, fmt.Errorf("reading %d-byte body: %w", length, err)
-		}
-		return data, nil
-	default:
-		return readAll(r, MaxSize)
-	}
-}
-
-// readHeaders reads header lines up to the blank line; it returns Content-Length (-1 if absent)
-// and whether the body is chunked.
-func readHeaders(r *bufio.Reader) (length int64, chunked bool, err error) {
-	length = -1
-	for range maxHeaderLines {
-		line, err := readLine(r)
-		if err != nil {
-			return 0, false, fmt.Errorf("reading headers: %w", err)
-		}
-		if line == "" {
-			return length, chunked, nil
-		}
-		name, value, ok := strings.Cut(line, ":")
-		if !ok {
-			return 0, false, fmt.Errorf("bad header line %q", truncate(line))
-		}
-		value = strings.TrimSpace(value)
-		switch strings.ToLower(strings.TrimSpace(name)) {
-		case "content-length":
-			n, err := strconv.ParseInt(value, 10, 64)
-			if err != nil || n < 0 || (length >= 0 && n != length) {
-				return 0, false, fmt.Errorf("bad Content-Length %q", truncate(value))
-			}
-			length = n
-		case "transfer-encoding":
-			chunked = strings.EqualFold(value, "chunked")
-			if !chunked && !strings.EqualFold(value, "identity") {
-				return 0, false, fmt.Errorf("unsupported Transfer-Encoding %q", truncate(value))
-			}
-		}
-	}
-	return 0, false, fmt.Errorf("more than %d header lines", maxHeaderLines)
-}
-
-// readChunked decodes a chunked body of at most MaxSize bytes (trailers are skipped).
-func readChunked(r *bufio.Reader) ([]byte, error) {
-	var data []byte
-	for range MaxSize + 1 { // each chunk is at least one byte, so this bounds the loop
-		line, err := readLine(r)
-		if err != nil {
-			return nil, fmt.Errorf("reading chunk size: %w", err)
-		}
-		sz, _, _ := strings.Cut(line, ";")
-		n, err := strconv.ParseUint(strings.TrimSpace(sz), 16, 32)
-		if err != nil {
-			return nil, fmt.Errorf("bad chunk size %q", truncate(line))
-		}
-		if n == 0 {
-			return data, nil
-		}
-		if uint64(len(data))+n > MaxSize {
-			return nil, fmt.Errorf("user-data is over the %d-byte limit", MaxSize)
-		}
-		chunk := make([]byte, n+2)
-		if _, err := io.ReadFull(r, chunk); err != nil {
-			return nil, fmt.Errorf("reading chunk: %w", err)
-		}
-		if string(chunk[n:]) != "\r\n" {
-			return nil, errors.New("chunk not followed by CRLF")
-		}
-		data = append(data, chunk[:n]...)
-	}
-	return nil, errors.New("too many chunks")
-}
-
-// readAll reads to EOF, failing past max bytes.
-func readAll(r io.Reader, max int) ([]byte, error) {
-	data, err := io.ReadAll(io.LimitReader(r, int64(max)+1))
-	if err != nil {
-		return nil, fmt.Errorf("reading body: %w", err)
-	}
-	if len(data) > max {
-		return nil, fmt.Errorf("user-data is over the %d-byte limit", max)
-	}
-	return data, nil
-}
-
-// readLine reads one CRLF- (or LF-) terminated line of at most r's buffer size.
-func readLine(r *bufio.Reader) (string, error) {
-	line, err := r.ReadSlice('\n')
-	switch {
-	case errors.Is(err, bufio.ErrBufferFull):
-		return "", fmt.Errorf("line longer than %d bytes", r.Size())
-	case errors.Is(err, io.EOF):
-		return "", io.ErrUnexpectedEOF
-	case err != nil:
-		return "", err
-	}
-	return strings.TrimRight(string(line), "\r\n"), nil
-}
-
-// truncate shortens what a server sent before it goes into an error message.
-func truncate(s string) string {
-	if len(s) > 80 {
-		return s[:80] + "..."
-	}
-	return s
 }

@@ -1,15 +1,16 @@
 package metadata
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"net"
 	"net/http"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/clearwater-aio/packer-plugin-clearwater/firstboot/live"
 	"github.com/clearwater-aio/packer-plugin-clearwater/internal/netnstest"
 )
 
@@ -58,52 +59,66 @@ func wait(d time.Duration, body string) http.HandlerFunc {
 
 func v6addr(l *netnstest.Link) string { return "[fe80::a9fe:a9fe%" + l.Name + "]:80" }
 
-func userDataHandler(body string) http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path != Path {
-			http.NotFound(w, r)
-			return
-		}
-		w.Write([]byte(body))
-	}
-}
-
-// fetch runs Fetch in the client's namespace.
-func fetch(t *testing.T, cli *netnstest.Link, timeout time.Duration) (data []byte, source string, took time.Duration, err error) {
+// ask runs Ask in the client's namespace, with the namespace's address and route changes as
+// changes.
+func ask(t *testing.T, cli *netnstest.Link, timeout time.Duration) (ans Answer, took time.Duration, err error) {
 	t.Helper()
 	derr := cli.NS.Do(func() error {
 		ctx, cancel := context.WithTimeout(context.Background(), timeout)
 		defer cancel()
+		changes, serr := live.Subscribe(ctx)
+		if serr != nil {
+			return serr
+		}
 		start := time.Now()
-		data, source, err = Fetch(ctx, cli.Name)
+		ans, err = Ask(ctx, cli.Name, changes)
 		took = time.Since(start)
 		return nil
 	})
 	if derr != nil {
 		t.Fatal(derr)
 	}
-	t.Logf("source %q, %d bytes, err %v, in %v", source, len(data), err, took)
-	return data, source, took, err
+	t.Logf("source %q, %d bytes, 404 %t, network_data %q (%v), %d attempts, err %v, in %v", ans.Source,
+		len(ans.UserData), ans.NoUserData, ans.NetworkData, ans.NetworkDataErr, ans.Attempts, err, took)
+	return ans, took, err
 }
 
-func TestFetch(t *testing.T) {
+const networkData = `{"links":[],"networks":[{"id":"network0","type":"ipv4_dhcp","link":"tap1"}],"services":[]}`
+
+// nova answers as Nova does: the user-data (404 when body is ""), network_data.json, 404 elsewhere.
+func nova(body string) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		switch {
+		case r.URL.Path == Path && body != "":
+			w.Write([]byte(body))
+		case r.URL.Path == NetworkDataPath:
+			w.Header().Set("Content-Type", "application/json")
+			w.Write([]byte(networkData))
+		default:
+			http.NotFound(w, r)
+		}
+	}
+}
+
+func TestAsk(t *testing.T) {
 	t.Run("v4-only", func(t *testing.T) {
 		t.Parallel()
 		srv, cli := network(t, true, false)
-		serve(t, srv, "169.254.169.254:80", userDataHandler(userData))
-		data, source, _, err := fetch(t, cli, 5*time.Second)
-		if err != nil || string(data) != userData || source != "http://169.254.169.254"+Path {
-			t.Errorf("got %q from %q, err %v", data, source, err)
+		serve(t, srv, "169.254.169.254:80", nova(userData))
+		ans, _, err := ask(t, cli, 5*time.Second)
+		if err != nil || string(ans.UserData) != userData || ans.Source != "http://169.254.169.254"+Path ||
+			string(ans.NetworkData) != networkData {
+			t.Errorf("got %+v, err %v", ans, err)
 		}
 	})
 	t.Run("v6-only", func(t *testing.T) {
 		t.Parallel()
 		srv, cli := network(t, false, true)
-		serve(t, srv, v6addr(srv), userDataHandler(userData))
-		data, source, _, err := fetch(t, cli, 5*time.Second)
+		serve(t, srv, v6addr(srv), nova(userData))
+		ans, _, err := ask(t, cli, 5*time.Second)
 		want := "http://[fe80::a9fe:a9fe%" + cli.Name + "]" + Path
-		if err != nil || string(data) != userData || source != want {
-			t.Errorf("got %q from %q, err %v; want it from %q", data, source, err, want)
+		if err != nil || string(ans.UserData) != userData || ans.Source != want {
+			t.Errorf("got %+v, err %v; want it from %q", ans, err, want)
 		}
 	})
 	t.Run("both-in-parallel", func(t *testing.T) {
@@ -112,32 +127,57 @@ func TestFetch(t *testing.T) {
 		// IPv4 answers only after 3 s: an answer from IPv6 before that shows both were asked at
 		// once.
 		serve(t, srv, "169.254.169.254:80", wait(3*time.Second, "from v4"))
-		serve(t, srv, v6addr(srv), userDataHandler("from v6"))
-		data, source, _, err := fetch(t, cli, 5*time.Second)
-		if err != nil || string(data) != "from v6" || !strings.Contains(source, "fe80::a9fe:a9fe") {
-			t.Errorf("got %q from %q, err %v; want the IPv6 answer", data, source, err)
+		serve(t, srv, v6addr(srv), nova("from v6"))
+		ans, _, err := ask(t, cli, 5*time.Second)
+		if err != nil || string(ans.UserData) != "from v6" || !strings.Contains(ans.Source, "fe80::a9fe:a9fe") {
+			t.Errorf("got %+v, err %v; want the IPv6 answer", ans, err)
 		}
 	})
-	t.Run("404", func(t *testing.T) {
+	t.Run("404-is-an-answer", func(t *testing.T) {
 		t.Parallel()
 		srv, cli := network(t, true, false)
-		serve(t, srv, "169.254.169.254:80", http.NotFound)
-		data, _, _, err := fetch(t, cli, 5*time.Second)
-		if !errors.Is(err, ErrNoUserData) || data != nil {
-			t.Errorf("got %q, err %v; want ErrNoUserData", data, err)
+		serve(t, srv, "169.254.169.254:80", nova(""))
+		ans, took, err := ask(t, cli, 5*time.Second)
+		if err != nil || !ans.NoUserData || ans.UserData != nil || string(ans.NetworkData) != networkData {
+			t.Errorf("got %+v, err %v; want no user-data and the network_data.json", ans, err)
+		}
+		// Not a speed target: a 404 that did not end the wait would take the whole 5 s.
+		if took > 2*time.Second {
+			t.Errorf("a 404 took %v to end the wait", took)
 		}
 	})
-	t.Run("500", func(t *testing.T) {
+	t.Run("500-is-retried", func(t *testing.T) {
 		t.Parallel()
 		srv, cli := network(t, true, true)
+		var calls atomic.Int32
 		fail := func(w http.ResponseWriter, r *http.Request) {
+			calls.Add(1)
 			http.Error(w, "boom", http.StatusInternalServerError)
 		}
 		serve(t, srv, "169.254.169.254:80", fail)
 		serve(t, srv, v6addr(srv), fail)
-		data, _, _, err := fetch(t, cli, 5*time.Second)
-		if err == nil || errors.Is(err, ErrNoUserData) || !strings.Contains(err.Error(), "HTTP 500") || data != nil {
-			t.Errorf("got %q, err %v; want an error naming HTTP 500", data, err)
+		ans, _, err := ask(t, cli, 2*time.Second)
+		if err == nil || !strings.Contains(err.Error(), "HTTP 500") || ans.UserData != nil {
+			t.Errorf("got %+v, err %v; want an error naming HTTP 500", ans, err)
+		}
+		if calls.Load() < 3 {
+			t.Errorf("the service was asked %d times in 2 s: no retry", calls.Load())
+		}
+	})
+	t.Run("500-then-200", func(t *testing.T) {
+		t.Parallel()
+		srv, cli := network(t, true, false)
+		var calls atomic.Int32
+		serve(t, srv, "169.254.169.254:80", func(w http.ResponseWriter, r *http.Request) {
+			if r.URL.Path == Path && calls.Add(1) <= 2 {
+				http.Error(w, "metadata agent not ready", http.StatusServiceUnavailable)
+				return
+			}
+			nova(userData)(w, r)
+		})
+		ans, _, err := ask(t, cli, 5*time.Second)
+		if err != nil || string(ans.UserData) != userData || calls.Load() != 3 {
+			t.Errorf("got %+v after %d requests, err %v; want the user-data at the third", ans, calls.Load(), err)
 		}
 	})
 	for name, chunked := range map[string]bool{"huge-content-length": false, "huge-chunked": true} {
@@ -158,9 +198,12 @@ func TestFetch(t *testing.T) {
 			}
 			serve(t, srv, "169.254.169.254:80", huge)
 			serve(t, srv, v6addr(srv), huge)
-			data, _, _, err := fetch(t, cli, 5*time.Second)
-			if err == nil || !strings.Contains(err.Error(), "limit") || data != nil {
-				t.Errorf("got %d bytes, err %v; want an error naming the limit", len(data), err)
+			ans, took, err := ask(t, cli, 5*time.Second)
+			if err == nil || !strings.Contains(err.Error(), "limit") || ans.UserData != nil {
+				t.Errorf("got %d bytes, err %v; want an error naming the limit", len(ans.UserData), err)
+			}
+			if took > 2*time.Second {
+				t.Errorf("an answer over the limit was retried for %v", took)
 			}
 		})
 	}
@@ -168,10 +211,22 @@ func TestFetch(t *testing.T) {
 		t.Parallel()
 		srv, cli := network(t, true, false)
 		body := strings.Repeat("y", 65535)
-		serve(t, srv, "169.254.169.254:80", userDataHandler(body))
-		data, _, _, err := fetch(t, cli, 5*time.Second)
-		if err != nil || string(data) != body {
-			t.Errorf("got %d bytes, err %v; want all 65535", len(data), err)
+		serve(t, srv, "169.254.169.254:80", nova(body))
+		ans, _, err := ask(t, cli, 5*time.Second)
+		if err != nil || string(ans.UserData) != body {
+			t.Errorf("got %d bytes, err %v; want all 65535", len(ans.UserData), err)
+		}
+	})
+	t.Run("huge-head", func(t *testing.T) {
+		t.Parallel()
+		srv, cli := network(t, true, false)
+		serve(t, srv, "169.254.169.254:80", func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("X-Junk", strings.Repeat("j", 64<<10))
+			w.Write([]byte(userData))
+		})
+		ans, _, err := ask(t, cli, time.Second)
+		if err == nil || ans.UserData != nil {
+			t.Errorf("got %+v, err %v; want a refused head", ans, err)
 		}
 	})
 	t.Run("slow-server", func(t *testing.T) {
@@ -180,11 +235,11 @@ func TestFetch(t *testing.T) {
 		serve(t, srv, "169.254.169.254:80", wait(30*time.Second, "late"))
 		serve(t, srv, v6addr(srv), wait(30*time.Second, "late"))
 		const timeout = time.Second
-		_, _, took, err := fetch(t, cli, timeout)
+		_, took, err := ask(t, cli, timeout)
 		if !errors.Is(err, context.DeadlineExceeded) {
 			t.Errorf("err %v, want the deadline", err)
 		}
-		// Not a speed target: a fetch that outlives its context by seconds is hung.
+		// Not a speed target: an Ask that outlives its context by seconds is hung.
 		if took > timeout+time.Second {
 			t.Errorf("took %v with a %v context", took, timeout)
 		}
@@ -192,87 +247,58 @@ func TestFetch(t *testing.T) {
 	t.Run("no-such-interface", func(t *testing.T) {
 		t.Parallel()
 		srv, cli := network(t, true, false)
-		serve(t, srv, "169.254.169.254:80", userDataHandler(userData))
-		var data []byte
+		serve(t, srv, "169.254.169.254:80", nova(userData))
+		var ans Answer
 		var err error
-		cli.NS.Do(func() error { data, _, err = Fetch(context.Background(), "nosuch0"); return nil })
-		if err != nil || string(data) != userData {
-			t.Errorf("got %q, err %v; want IPv4 to answer though the interface for IPv6 is missing", data, err)
+		cli.NS.Do(func() error { ans, err = Ask(context.Background(), "nosuch0", nil); return nil })
+		if err != nil || string(ans.UserData) != userData {
+			t.Errorf("got %+v, err %v; want IPv4 to answer though the interface for IPv6 is missing", ans, err)
 		}
 	})
 	t.Run("no-service", func(t *testing.T) {
 		t.Parallel()
 		_, cli := network(t, false, false)
-		_, _, _, err := fetch(t, cli, 2*time.Second)
-		if err == nil || errors.Is(err, ErrNoUserData) || !strings.Contains(err.Error(), "169.254.169.254") ||
-			!strings.Contains(err.Error(), "fe80::a9fe:a9fe") {
+		_, _, err := ask(t, cli, 2*time.Second)
+		if err == nil || !strings.Contains(err.Error(), "169.254.169.254") || !strings.Contains(err.Error(), "fe80::a9fe:a9fe") {
 			t.Errorf("err %v, want one naming both addresses", err)
 		}
 	})
 }
 
-func TestReadResponse(t *testing.T) {
-	cases := []struct {
-		name, resp, want, err string
-	}{
-		{"content-length", "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello", "hello", ""},
-		{"to-eof", "HTTP/1.0 200 OK\r\n\r\nhello\nworld", "hello\nworld", ""},
-		{"chunked", "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n6;x=y\r\n world\r\n0\r\nX-T: 1\r\n\r\n", "hello world", ""},
-		{"lf-only", "HTTP/1.1 200 OK\nContent-Length: 2\n\nok", "ok", ""},
-		{"empty-200", "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n", "", ""},
-		{"404", "HTTP/1.1 404 Not Found\r\n\r\n", "", "no user-data"},
-		{"503", "HTTP/1.1 503 Service Unavailable\r\n\r\n", "", "HTTP 503"},
-		{"not-http", "SSH-2.0-OpenSSH\r\n", "", "not an HTTP/1.x"},
-		{"short-body", "HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nabc", "", "10-byte body"},
-		{"bad-length", "HTTP/1.1 200 OK\r\nContent-Length: -1\r\n\r\n", "", "bad Content-Length"},
-		{"two-lengths", "HTTP/1.1 200 OK\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\nab", "", "bad Content-Length"},
-		{"gzip", "HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip\r\n\r\n", "", "unsupported Transfer-Encoding"},
-		{"bad-chunk", "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n", "", "bad chunk size"},
-		{"chunk-no-crlf", "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nabcd", "", "CRLF"},
-		{"huge-chunk", "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nfffff\r\n", "", "limit"},
-		{"eof-in-head", "HTTP/1.1 200 OK\r\nContent-", "", "unexpected EOF"},
-		{"bad-header", "HTTP/1.1 200 OK\r\nno colon\r\n\r\n", "", "bad header"},
-		{"long-line", "HTTP/1.1 200 OK\r\nX: " + strings.Repeat("a", 5000) + "\r\n\r\n", "", "longer than"},
-		{"many-headers", "HTTP/1.1 200 OK\r\n" + strings.Repeat("X: y\r\n", 101) + "\r\n", "", "header lines"},
-		{"huge-to-eof", "HTTP/1.0 200 OK\r\n\r\n" + strings.Repeat("z", MaxSize+1), "", "limit"},
+// The route to 169.254.169.254 comes after the address, as dhclient-script adds it: the first
+// attempts fail with "network is unreachable"; the route change makes Ask try again at once.
+func TestAskRouteAddedLate(t *testing.T) {
+	srv, cli := network(t, false, false)
+	srv.AddAddr(t, "169.254.169.254/32")
+	serve(t, srv, "169.254.169.254:80", nova(userData))
+	routed := make(chan time.Time, 1)
+	go func() {
+		time.Sleep(400 * time.Millisecond)
+		cli.NS.IP(t, "route", "add", "169.254.169.254/32", "via", "192.0.2.1")
+		routed <- time.Now()
+	}()
+	ans, took, err := ask(t, cli, 5*time.Second)
+	if err != nil || string(ans.UserData) != userData || ans.Attempts < 2 {
+		t.Fatalf("got %+v, err %v; want the user-data after failed attempts", ans, err)
 	}
-	for _, c := range cases {
-		data, err := readResponse(bufio.NewReaderSize(strings.NewReader(c.resp), maxLine))
-		if c.err == "" {
-			if err != nil || string(data) != c.want {
-				t.Errorf("%s: got %q, %v; want %q", c.name, data, err, c.want)
-			}
-		} else if err == nil || !strings.Contains(err.Error(), c.err) {
-			t.Errorf("%s: got %q, %v; want an error with %q", c.name, data, err, c.err)
-		}
+	if took < 400*time.Millisecond {
+		t.Errorf("answered after %v, before the route was added", took)
 	}
+	t.Logf("answered %v after `ip route add` returned", time.Since(<-routed))
 }
 
-// FuzzReadResponse: any bytes from a server give data within the limit or an error, never a
-// panic.
-func FuzzReadResponse(f *testing.F) {
-	f.Add([]byte("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n"))
-	f.Add([]byte("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"))
-	f.Fuzz(func(t *testing.T, b []byte) {
-		data, err := readResponse(bufio.NewReaderSize(strings.NewReader(string(b)), maxLine))
-		if err == nil && len(data) > MaxSize {
-			t.Fatalf("%d bytes accepted, over the limit", len(data))
-		}
-	})
-}
-
-// BenchmarkFetch times a fetch when both addresses answer.
-func BenchmarkFetch(b *testing.B) {
+// BenchmarkAsk times an Ask when both addresses answer.
+func BenchmarkAsk(b *testing.B) {
 	srv, cli := network(b, true, true)
-	serve(b, srv, "169.254.169.254:80", userDataHandler(userData))
-	serve(b, srv, v6addr(srv), userDataHandler(userData))
+	serve(b, srv, "169.254.169.254:80", nova(userData))
+	serve(b, srv, v6addr(srv), nova(userData))
 	b.ResetTimer()
 	err := cli.NS.Do(func() error {
 		for range b.N {
 			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-			data, _, err := Fetch(ctx, cli.Name)
+			ans, err := Ask(ctx, cli.Name, nil)
 			cancel()
-			if err != nil || string(data) != userData {
+			if err != nil || string(ans.UserData) != userData {
 				return errors.Join(errors.New("fetch failed"), err)
 			}
 		}

@@ -35,6 +35,9 @@ type Settings struct {
 	ProbeAfter string `mapstructure:"probe_after"`
 	// Whether to ask the network at all (default true).
 	ProbeDHCP config.Trilean `mapstructure:"probe_dhcp"`
+	// When to ask the OpenStack metadata service: `auto` (only on a platform that has one, as
+	// cloud-init's ds-identify tells), `always` or `never` (default auto).
+	MetadataService string `mapstructure:"metadata_service"`
 	// How long to wait for the metadata service's user-data; 0s skips it (default 5s).
 	MetadataTimeout string `mapstructure:"metadata_timeout"`
 }
@@ -55,9 +58,13 @@ func (s Settings) Partial() (helperconfig.Partial, error) {
 	if s.Hostname != "" {
 		p.Hostname = &s.Hostname
 	}
+	if s.MetadataService != "" {
+		p.MetadataService = &s.MetadataService
+	}
 	p.Interface, p.PublicIP, p.ProbeDHCP = s.Interface, s.PublicIP, s.ProbeDHCP.ToBoolPointer()
 	for _, one := range []helperconfig.Partial{{OnMissingIPv6: p.OnMissingIPv6}, {Interface: p.Interface},
-		{IgnoreInterfaces: p.IgnoreInterfaces}, {Hostname: p.Hostname}, {PublicIP: p.PublicIP}} {
+		{IgnoreInterfaces: p.IgnoreInterfaces}, {Hostname: p.Hostname}, {PublicIP: p.PublicIP},
+		{MetadataService: p.MetadataService}} {
 		if err := one.Validate(); err != nil {
 			fail(err)
 		}

@@ -13,13 +13,14 @@ import (
 func TestPartialCollectsEveryErrorNamingTheOption(t *testing.T) {
 	bad, ip := "eth0/1", "127.0.0.1"
 	s := Settings{OnMissingIPv6: "retry", Interface: &bad, IgnoreInterfaces: []string{"["}, Hostname: "cw_aio",
-		PublicIP: &ip, IPv4Wait: "ten", IPv6Timeout: "-1s", ProbeAfter: "2h", MetadataTimeout: "5"}
+		PublicIP: &ip, IPv4Wait: "ten", IPv6Timeout: "-1s", ProbeAfter: "2h", MetadataTimeout: "5",
+		MetadataService: "sometimes"}
 	_, err := s.Partial()
 	if err == nil {
 		t.Fatal("no error")
 	}
 	for _, opt := range []string{"on_missing_ipv6:", "interface:", "ignore_interfaces:", "hostname:", "public_ip:",
-		"ipv4_wait:", "ipv6_timeout:", "probe_after:", "metadata_timeout:"} {
+		"ipv4_wait:", "ipv6_timeout:", "probe_after:", "metadata_timeout:", "metadata_service:"} {
 		if !strings.Contains(err.Error(), opt) {
 			t.Errorf("error lacks %q:\n%v", opt, err)
 		}

@@ -28,6 +28,7 @@ type FlatConfig struct {
 	IPv6Timeout               *string           `mapstructure:"ipv6_timeout" cty:"ipv6_timeout" hcl:"ipv6_timeout"`
 	ProbeAfter                *string           `mapstructure:"probe_after" cty:"probe_after" hcl:"probe_after"`
 	ProbeDHCP                 *bool             `mapstructure:"probe_dhcp" cty:"probe_dhcp" hcl:"probe_dhcp"`
+	MetadataService           *string           `mapstructure:"metadata_service" cty:"metadata_service" hcl:"metadata_service"`
 	MetadataTimeout           *string           `mapstructure:"metadata_timeout" cty:"metadata_timeout" hcl:"metadata_timeout"`
 	InstallPath               *string           `mapstructure:"install_path" cty:"install_path" hcl:"install_path"`
 	InitSystem                *string           `mapstructure:"init_system" cty:"init_system" hcl:"init_system"`
@@ -67,6 +68,7 @@ func (*FlatConfig) HCL2Spec() map[string]hcldec.Spec {
 		"ipv6_timeout":                &hcldec.AttrSpec{Name: "ipv6_timeout", Type: cty.String, Required: false},
 		"probe_after":                 &hcldec.AttrSpec{Name: "probe_after", Type: cty.String, Required: false},
 		"probe_dhcp":                  &hcldec.AttrSpec{Name: "probe_dhcp", Type: cty.Bool, Required: false},
+		"metadata_service":            &hcldec.AttrSpec{Name: "metadata_service", Type: cty.String, Required: false},
 		"metadata_timeout":            &hcldec.AttrSpec{Name: "metadata_timeout", Type: cty.String, Required: false},
 		"install_path":                &hcldec.AttrSpec{Name: "install_path", Type: cty.String, Required: false},
 		"init_system":                 &hcldec.AttrSpec{Name: "init_system", Type: cty.String, Required: false},

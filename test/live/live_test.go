@@ -369,6 +369,7 @@ func TestHostileRAUnspecifiedPrefix(t *testing.T) {
 // so the helper decides again and takes the SLAAC address instead of the IPv4 it chose first.
 func TestMetadataUserDataForcesIPv6(t *testing.T) {
 	n := newNetwork(t, netnstest.DADOff, "ipv4_wait: 2s\nipv6_timeout: 3s\nprobe_after: 500ms\nmetadata_timeout: 3s\n")
+	n.openStackDMI(t)
 	n.srv.AddAddr(t, "fe80::a9fe:a9fe/64")
 	var l net.Listener
 	if err := n.srv.NS.Do(func() (err error) { l, err = net.Listen("tcp", "[fe80::a9fe:a9fe%rtr0]:80"); return err }); err != nil {
