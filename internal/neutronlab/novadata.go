@@ -2,6 +2,7 @@ package neutronlab
 
 import (
 	"encoding/json"
+	"fmt"
 	"slices"
 )
 
@@ -81,7 +82,7 @@ func NetworkData(s Spec) []byte {
 	var services []obj
 	if s.IPv6 != NoIPv6 {
 		services = []obj{{"type": "dns", "address": DNS6.String()}}
-		n := obj{"id": "network" + string(rune('0'+len(networks))), "type": "ipv6_" + string(s.IPv6), "link": link,
+		n := obj{"id": fmt.Sprintf("network%d", len(networks)), "type": "ipv6_" + string(s.IPv6), "link": link,
 			"ip_address": s.GuestIPv6().String(), "netmask": "ffff:ffff:ffff:ffff::",
 			"routes":     []obj{{"network": "::", "netmask": "::", "gateway": s.Gateway6().String()}},
 			"network_id": s.networkID(), "services": services}
