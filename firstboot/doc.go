@@ -14,5 +14,7 @@
 //   - live:      wait on netlink events until the addresses the decision needs are usable
 //   - dhcpprobe: ask the network what it offers (DHCPv4, DHCPv6, router advertisements)
 //   - metadata:  user-data from the OpenStack metadata service (IPv4 and IPv6 link-local)
+//   - platform:  whether this machine has a metadata service worth asking, as ds-identify decides
+//   - netdata:   OpenStack's network_data.json: which address families the ports have
 //   - netconf:   a drop-in for the image's network stack when it did not ask for an offered family
 package firstboot

@@ -7,8 +7,10 @@ import (
 	"time"
 
 	"github.com/clearwater-aio/packer-plugin-clearwater/firstboot/config"
+	"github.com/clearwater-aio/packer-plugin-clearwater/firstboot/live"
 	"github.com/clearwater-aio/packer-plugin-clearwater/firstboot/metadata"
 	"github.com/clearwater-aio/packer-plugin-clearwater/firstboot/netdata"
+	"github.com/clearwater-aio/packer-plugin-clearwater/firstboot/netstate"
 	"github.com/clearwater-aio/packer-plugin-clearwater/firstboot/platform"
 	"github.com/clearwater-aio/packer-plugin-clearwater/firstboot/policy"
 )
@@ -42,26 +44,95 @@ func shouldAskMetadata(root string, cfg config.Config) (bool, string) {
 	return v.Metadata, "metadata_service is auto and " + v.Why
 }
 
-// metadataUserData asks the metadata service for user-data over the chosen interface, retrying
-// until it answers within metadata_timeout, and, when the user-data changes the settings or the
-// toggle, decides again (with the service's network_data.json, if no config drive gave one). A
+// earlyAsk is a metadata request that runs while the helper waits for addresses, so that the
+// service's answer (and its network_data.json, which can end that wait) comes as early as the
+// network allows.
+type earlyAsk struct {
+	ifname string // the interface of the IPv6 link-local address asked ("": IPv4 only)
+	why    string
+	start  time.Time
+	cancel context.CancelFunc
+	done   chan earlyResult
+}
+
+type earlyResult struct {
+	ans metadata.Answer
+	err error
+}
+
+// startMetadata starts the metadata request as the first wait for addresses begins, when no
+// local user-data was found and the settings allow it. It returns the channel on which the
+// service's network_data.json reaches the wait (nil: none).
+func (s *session) startMetadata(ctx context.Context, cfg config.Config, rep *Report) <-chan netdata.Families {
+	if s.asked || rep.UserData != "" {
+		return nil
+	}
+	s.asked = true
+	ask, why := shouldAskMetadata(s.o.root, cfg)
+	if !ask {
+		return nil
+	}
+	ectx, cancel := context.WithCancel(ctx)
+	events, err := live.Subscribe(ectx)
+	if err != nil {
+		cancel()
+		rep.Reasons = append(rep.Reasons, "metadata service not asked during the wait: subscribing to route changes: "+err.Error())
+		return nil
+	}
+	e := &earlyAsk{ifname: earlyInterface(ctx, cfg, rep), why: why, start: time.Now(), cancel: cancel, done: make(chan earlyResult, 1)}
+	families := make(chan netdata.Families, 1)
+	go func() {
+		ans, err := metadata.Ask(ectx, e.ifname, events)
+		if f, perr := netdata.Parse("the metadata service", ans.NetworkData); err == nil && ans.NetworkData != nil && perr == nil {
+			families <- f
+		}
+		e.done <- earlyResult{ans, err}
+	}()
+	s.early = e
+	return families
+}
+
+// earlyInterface is the interface to ask over IPv6 before the decision names one: the pinned
+// interface, else the only one the decision could use; with several, or none up yet, "".
+func earlyInterface(ctx context.Context, cfg config.Config, rep *Report) string {
+	if cfg.Interface != "" {
+		return cfg.Interface
+	}
+	snap, err := netstate.Live(ctx)
+	if err != nil {
+		return ""
+	}
+	if ifs := live.Interfaces(snap, input(cfg, rep)); len(ifs) == 1 {
+		return ifs[0]
+	}
+	return ""
+}
+
+// metadataUserData takes the metadata service's answer, retried until it comes within
+// metadata_timeout of the decision: the request started with the wait when it asks over the
+// decision's interface, else a new one. When the user-data changes the settings or the toggle,
+// it decides again (with the service's network_data.json, if no config drive gave one). A
 // service that does not answer is a reason, not a failure: the node must boot without it.
 func (s *session) metadataUserData(ctx context.Context, o options, cfg config.Config, d policy.Decision, rep *Report) (config.Config, policy.Decision, error) {
-	ask, why := shouldAskMetadata(o.root, cfg)
-	if !ask {
-		rep.Reasons = append(rep.Reasons, "metadata service not asked: "+why)
-		return cfg, d, nil
+	e := s.early
+	if e == nil || e.ifname != d.Interface {
+		if e != nil {
+			e.cancel()
+		}
+		ask, why := shouldAskMetadata(o.root, cfg)
+		if !ask {
+			rep.Reasons = append(rep.Reasons, "metadata service not asked: "+why)
+			return cfg, d, nil
+		}
+		e = s.askNow(ctx, d.Interface, why, cfg.MetadataTimeout)
 	}
-	mctx, cancel := context.WithTimeout(ctx, cfg.MetadataTimeout)
-	start := time.Now()
-	ans, err := metadata.Ask(mctx, d.Interface, s.events)
-	took := time.Since(start).Round(time.Millisecond)
-	cancel()
+	ans, err := e.wait(ctx, cfg.MetadataTimeout)
+	took := time.Since(e.start).Round(time.Millisecond)
 	if err != nil {
-		rep.Reasons = append(rep.Reasons, fmt.Sprintf("metadata service asked (%s): no answer within metadata_timeout %s: %v", why, cfg.MetadataTimeout, err))
+		rep.Reasons = append(rep.Reasons, fmt.Sprintf("metadata service asked (%s): no answer within metadata_timeout %s of the decision: %v", e.why, cfg.MetadataTimeout, err))
 		return cfg, d, nil
 	}
-	rep.Reasons = append(rep.Reasons, fmt.Sprintf("metadata service asked (%s): %s answered after %s (%d attempts)", why, ans.Source, took, ans.Attempts))
+	rep.Reasons = append(rep.Reasons, fmt.Sprintf("metadata service asked (%s): %s answered %s after it was first asked (%d attempts)", e.why, ans.Source, took, ans.Attempts))
 	s.metadataFamilies(ans, rep)
 	if ans.NoUserData {
 		rep.Reasons = append(rep.Reasons, "the metadata service has no user-data for this instance (HTTP 404)")
@@ -76,6 +147,33 @@ func (s *session) metadataUserData(ctx context.Context, o options, cfg config.Co
 	rep.Reasons = append(rep.Reasons, "deciding again with the metadata service's user-data")
 	d, err = s.decide(ctx, newCfg, rep)
 	return newCfg, d, err
+}
+
+// askNow runs a metadata request over ifname, bounded by timeout, on this goroutine (Ask opens
+// its sockets on the caller's thread, hence in its network namespace), and returns it done.
+func (s *session) askNow(ctx context.Context, ifname, why string, timeout time.Duration) *earlyAsk {
+	e := &earlyAsk{ifname: ifname, why: why, start: time.Now(), done: make(chan earlyResult, 1)}
+	var actx context.Context
+	actx, e.cancel = context.WithTimeout(ctx, timeout)
+	ans, err := metadata.Ask(actx, ifname, s.events)
+	e.done <- earlyResult{ans, err}
+	return e
+}
+
+// wait waits up to timeout for the request's answer, then ends it.
+func (e *earlyAsk) wait(ctx context.Context, timeout time.Duration) (metadata.Answer, error) {
+	defer e.cancel()
+	timer := time.NewTimer(timeout)
+	defer timer.Stop()
+	select {
+	case r := <-e.done:
+		return r.ans, r.err
+	case <-timer.C:
+	case <-ctx.Done():
+	}
+	e.cancel()
+	r := <-e.done // Ask returns promptly once cancelled
+	return r.ans, r.err
 }
 
 // metadataFamilies takes the service's network_data.json when no config drive gave one.

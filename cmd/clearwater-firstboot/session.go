@@ -25,6 +25,9 @@ type session struct {
 	// when the session starts, else from the metadata service once it answered.
 	families     netdata.Families
 	familiesRead bool
+	// early is the metadata request started with the wait for addresses (nil: none).
+	early *earlyAsk
+	asked bool // whether the early request was considered
 }
 
 // newSession subscribes to address changes before anything reads the addresses, so that no
@@ -48,6 +51,9 @@ func newSession(ctx context.Context, o options) (*session, error) {
 func (s *session) live() bool { return !s.o.offline() }
 
 func (s *session) close() {
+	if s.early != nil {
+		s.early.cancel()
+	}
 	if s.cancel != nil {
 		s.cancel()
 	}
@@ -74,7 +80,7 @@ func (s *session) decide(ctx context.Context, cfg config.Config, rep *Report) (p
 	}
 	s.readConfigDriveFamilies(rep)
 	lc := live.Config{Input: in, IPv4Wait: cfg.IPv4Wait, IPv6Timeout: cfg.IPv6Timeout, ProbeAfter: cfg.ProbeAfter,
-		Families: s.families}
+		Families: s.families, FamiliesLater: s.startMetadata(ctx, cfg, rep)}
 	if cfg.ProbeDHCP {
 		lc.Probe = func(ctx context.Context, ipv6 bool, ifaces []string) []string {
 			return probe(ctx, s.o.root, ipv6, ifaces)

@@ -41,7 +41,8 @@ func execute(t *testing.T, f FlatConfig) DatasourceOutput {
 }
 
 func TestExecuteSettingsOnly(t *testing.T) {
-	out := execute(t, FlatConfig{IPv6Timeout: ref("60s"), Interface: ref(""), Hostname: ref("lab"), ProbeDHCP: ref(false)})
+	out := execute(t, FlatConfig{IPv6Timeout: ref("60s"), Interface: ref(""), Hostname: ref("lab"), ProbeDHCP: ref(false),
+		MetadataService: ref("never")})
 	if out.ForceIPv6 || out.ForceSource != userdata.SourceNone || out.ContentType != userdata.TypeCloudConfig {
 		t.Errorf("outputs %+v", out)
 	}
@@ -59,7 +60,8 @@ func TestExecuteSettingsOnly(t *testing.T) {
 	}
 	// An interface set to "" is a setting of its own (un-pin a baked interface); unset ones stay out.
 	if got.Interface == nil || *got.Interface != "" || got.Hostname == nil || *got.Hostname != "lab" || got.ProbeDHCP == nil || *got.ProbeDHCP ||
-		got.IPv6Timeout == nil || got.ForceIPv6 != nil || got.PublicIP != nil || got.OnMissingIPv6 != nil {
+		got.IPv6Timeout == nil || got.ForceIPv6 != nil || got.PublicIP != nil || got.OnMissingIPv6 != nil ||
+		got.MetadataService == nil || *got.MetadataService != "never" {
 		t.Errorf("drop-in sets %+v", got)
 	}
 }
@@ -108,14 +110,15 @@ func TestConfigureCollectsErrors(t *testing.T) {
 	var d Datasource
 	err := d.Configure(hclConfig(FlatConfig{
 		OverrideMarker: ref(true), OnMissingIPv6: ref("maybe"), IPv6Timeout: ref("soon"), ProbeAfter: ref("1h"),
-		Hostname: ref("bad_host"), PublicIP: ref("127.0.0.1"), IgnoreInterfaces: []string{"br-["}, Interface: ref("a/b"),
+		MetadataService: ref("sometimes"),
+		Hostname:        ref("bad_host"), PublicIP: ref("127.0.0.1"), IgnoreInterfaces: []string{"br-["}, Interface: ref("a/b"),
 		BaseUserData: ref("x"), BaseUserDataBase64: ref("eA=="),
 	}))
 	if err == nil {
 		t.Fatal("no error")
 	}
 	for _, want := range []string{"override_marker", "on_missing_ipv6", `"maybe"`, `"fallback"`, "ipv6_timeout", "probe_after", "out of range",
-		"hostname", "public_ip", "ignore_interfaces", "interface", "set one of them"} {
+		"metadata_service", "hostname", "public_ip", "ignore_interfaces", "interface", "set one of them"} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("error does not name %s:\n%v", want, err)
 		}

@@ -35,6 +35,9 @@ type Config struct {
 	// said). A family it says no port has is not waited for: forced, the decision falls back as
 	// soon as an IPv4 is usable; not forced, it settles on IPv6 without waiting ipv4_wait.
 	Families netdata.Families
+	// FamiliesLater, when not nil, may carry Families once during the wait (the metadata
+	// service's network_data.json); it is taken when Families is not Known.
+	FamiliesLater <-chan netdata.Families
 }
 
 // Result is the decision, the snapshot it was made on, and how the wait went.
@@ -80,6 +83,11 @@ func Wait(ctx context.Context, cfg Config, snap Snapshotter, events <-chan struc
 		case reasons := <-w.probeDone:
 			w.res.Reasons = append(w.res.Reasons, reasons...)
 			w.probeDone = nil
+		case f := <-w.cfg.FamiliesLater:
+			w.cfg.FamiliesLater = nil
+			if !w.cfg.Families.Known {
+				w.cfg.Families = f
+			}
 		}
 	}
 }
@@ -148,8 +156,12 @@ func (w *waiter) note(s netstate.Snapshot, in policy.Input, v4, v6 bool, elapsed
 	switch {
 	case elapsed < time.Millisecond:
 		w.res.Reasons = append(w.res.Reasons, "the addresses were usable at start: no wait")
+	case in.ForceIPv6 && !v6 && w.notComing(true):
+		w.res.Reasons = append(w.res.Reasons, fmt.Sprintf("no usable IPv6 after %s, and none is coming", w.res.Waited))
 	case in.ForceIPv6 && !v6:
 		w.res.Reasons = append(w.res.Reasons, fmt.Sprintf("no usable IPv6 after waiting %s (ipv6_timeout)", w.res.Waited))
+	case !in.ForceIPv6 && !v4 && v6 && w.notComing(false):
+		w.res.Reasons = append(w.res.Reasons, fmt.Sprintf("no usable IPv4 after %s, and none is coming: an IPv6-only port", w.res.Waited))
 	case !in.ForceIPv6 && !v4 && v6:
 		w.res.Reasons = append(w.res.Reasons, fmt.Sprintf("no usable IPv4 after waiting %s (ipv4_wait): an IPv6-only network", w.res.Waited))
 	case !v4 && !v6:
@@ -188,7 +200,7 @@ func (w *waiter) startProbe(ctx context.Context, s netstate.Snapshot) {
 		w.probeDue = false
 		return
 	}
-	ifaces := probeInterfaces(s, w.cfg.Input)
+	ifaces := Interfaces(s, w.cfg.Input)
 	if len(ifaces) == 0 {
 		if !w.noIfaceSaid {
 			w.res.Reasons = append(w.res.Reasons, "no interface to probe yet: none is up and not ignored")
@@ -219,8 +231,8 @@ func (w *waiter) finish() Result {
 	return w.res
 }
 
-// probeInterfaces lists the interfaces the decision could use: up, not loopback, not ignored.
-func probeInterfaces(s netstate.Snapshot, in policy.Input) []string {
+// Interfaces lists the interfaces the decision could use: up, not loopback, not ignored.
+func Interfaces(s netstate.Snapshot, in policy.Input) []string {
 	var out []string
 	for _, l := range s.Links {
 		if policy.SkipLink(l, in) != "" {

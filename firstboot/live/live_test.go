@@ -271,3 +271,16 @@ func hasReason(r Result, sub string) bool {
 	}
 	return false
 }
+
+// network_data.json that arrives during the wait (from the metadata service) ends it as one
+// known from the start would.
+func TestNetworkDataArrivingDuringTheWait(t *testing.T) {
+	c := cfg(false, time.Hour, time.Hour)
+	later := make(chan netdata.Families, 1)
+	c.FamiliesLater = later
+	time.AfterFunc(30*time.Millisecond, func() { later <- families(t, "ipv6_dhcpv6-stateful") })
+	r := wait(t, c, newNetwork(host("2001:db8::10/64")))
+	if r.Decision.Family != policy.IPv6 || r.Waited < 30*time.Millisecond || !hasReason(r, "no port has IPv4") {
+		t.Fatalf("got %+v", r)
+	}
+}

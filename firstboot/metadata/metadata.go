@@ -90,7 +90,9 @@ func Ask(ctx context.Context, ifname string, changes <-chan struct{}) (Answer, e
 }
 
 // targets lists the service's addresses to ask; an interface that cannot be found is an error
-// for its address only.
+// for its address only. IPv6 link-local is bound to the interface by its zone; IPv4 is left to
+// the routing table, since on a guest with several ports the route to 169.254.169.254 may go
+// through another port than the one Clearwater uses.
 func targets(ifname string) ([]target, []error) {
 	ts := []target{{addr: netip.AddrPortFrom(AddrV4, 80)}}
 	if ifname == "" {

@@ -308,3 +308,21 @@ func BenchmarkAsk(b *testing.B) {
 		b.Fatal(err)
 	}
 }
+
+// Over IPv6 the link-local address is tentative for about 2 s after the link comes up (DAD):
+// connects fail with "cannot assign requested address" until then, and the address becoming
+// usable makes Ask try again.
+func TestAskIPv6DuringDAD(t *testing.T) {
+	srv, cli := netnstest.Veth(t, netnstest.New(t), netnstest.New(t), netnstest.VethConfig{DADB: netnstest.DADDefault, Down: true})
+	srv.Up(t)
+	srv.AddAddr(t, "fe80::a9fe:a9fe/64")
+	serve(t, srv, v6addr(srv), nova(userData))
+	cli.Up(t)
+	ans, took, err := ask(t, cli, 5*time.Second)
+	if err != nil || string(ans.UserData) != userData || ans.Attempts < 2 {
+		t.Fatalf("got %+v, err %v; want the user-data after failed attempts", ans, err)
+	}
+	if took < 500*time.Millisecond {
+		t.Errorf("answered after %v: the link-local address was not in DAD", took)
+	}
+}

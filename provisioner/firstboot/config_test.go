@@ -41,6 +41,7 @@ func TestPrepareErrors(t *testing.T) {
 		{"interface", "eth0:1", `interface: "eth0:1" is not an interface name`},
 		{"ignore_interfaces", []string{"docker*", "br-["}, `ignore_interfaces: "br-[" is not a valid pattern`},
 		{"hostname", "cw_aio", `hostname: "cw_aio" is not a valid host name`},
+		{"metadata_service", "sometimes", `metadata_service: "sometimes" is not accepted: want "auto", "always" or "never"`},
 		{"install_path", "relative/bin", `install_path: "relative/bin" is not accepted: want a clean absolute path`},
 		{"install_path", "/usr/local/sbin/../x", `install_path: "/usr/local/sbin/../x" is not accepted`},
 		{"install_path", "/opt/my helper", `install_path: "/opt/my helper" is not accepted`},
@@ -122,6 +123,7 @@ func TestPrepareHCL(t *testing.T) {
 	p, err := hclPrepare(t, `
 ipv6_timeout    = "45s"
 on_missing_ipv6 = "fallback"
+metadata_service = "never"
 force_ipv6      = false
 verify          = false
 ignore_interfaces = ["docker*"]
@@ -131,7 +133,8 @@ ignore_interfaces = ["docker*"]
 	}
 	c := p.config
 	if c.IPv6Timeout != "45s" || c.OnMissingIPv6 != "fallback" || !c.ForceIPv6.False() || !c.Verify.False() ||
-		!reflect.DeepEqual(c.IgnoreInterfaces, []string{"docker*"}) || c.ProbeDHCP != config.TriUnset {
+		!reflect.DeepEqual(c.IgnoreInterfaces, []string{"docker*"}) || c.ProbeDHCP != config.TriUnset ||
+		c.MetadataService != "never" {
 		t.Errorf("HCL decoded to %+v", c)
 	}
 	hs, err := c.helperSettings()

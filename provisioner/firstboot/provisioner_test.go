@@ -146,14 +146,14 @@ func TestProvisionHelperConfig(t *testing.T) {
 	p := prepared(t, map[string]interface{}{
 		"packer_build_name": "aio", "ipv6_timeout": "45s", "on_missing_ipv6": "fail",
 		"force_ipv6": true, "ignore_interfaces": []string{"docker*", "ens9"}, "hostname": "lab-aio",
-		"probe_dhcp": false, "interface": "ens3", "ipv4_wait": "5s",
+		"probe_dhcp": false, "interface": "ens3", "ipv4_wait": "5s", "metadata_service": "always",
 	})
 	mustProvision(t, p, comm)
 	data := staged(t, comm, "firstboot.yaml").data
 	text := string(data)
 	for _, want := range []string{
 		"# Baked into this image by the packer provisioner clearwater-firstboot (build aio).",
-		"# Options set: force_ipv6, on_missing_ipv6, interface, ignore_interfaces, hostname, ipv4_wait, ipv6_timeout, probe_dhcp.",
+		"# Options set: force_ipv6, on_missing_ipv6, interface, ignore_interfaces, hostname, ipv4_wait, ipv6_timeout, probe_dhcp, metadata_service.",
 	} {
 		if !strings.Contains(text, want+"\n") {
 			t.Errorf("firstboot.yaml lacks %q:\n%s", want, text)
@@ -165,7 +165,7 @@ func TestProvisionHelperConfig(t *testing.T) {
 		t.Fatalf("the helper refuses the rendered file: %v\n%s", err, text)
 	}
 	if !got.ForceIPv6 || got.OnMissingIPv6 != "fail" || got.IPv6Timeout != 45*time.Second || got.IPv4Wait != 5*time.Second ||
-		got.Interface != "ens3" || got.Hostname != "lab-aio" || got.ProbeDHCP || !reflect.DeepEqual(got.IgnoreInterfaces, []string{"docker*", "ens9"}) {
+		got.Interface != "ens3" || got.Hostname != "lab-aio" || got.ProbeDHCP || got.MetadataService != "always" || !reflect.DeepEqual(got.IgnoreInterfaces, []string{"docker*", "ens9"}) {
 		t.Errorf("the helper reads %+v from:\n%s", got, text)
 	}
 	unit := string(staged(t, comm, "clearwater-firstboot.service").data)
