@@ -1,8 +1,8 @@
 package live
 
 import (
+	"bufio"
 	"bytes"
-	"context"
 	"io/fs"
 	"os"
 	"os/exec"
@@ -13,6 +13,7 @@ import (
 
 	"github.com/clearwater-aio/packer-plugin-clearwater/firstboot/aioconfig"
 	"github.com/clearwater-aio/packer-plugin-clearwater/firstboot/status"
+	"github.com/clearwater-aio/packer-plugin-clearwater/internal/netnstest"
 	"github.com/clearwater-aio/packer-plugin-clearwater/internal/neutronlab"
 )
 
@@ -91,9 +92,9 @@ func (in *instance) boot(t testing.TB, spec neutronlab.Spec, o bootOpts) booted 
 	}
 	l := neutronlab.Start(t, spec)
 	b := booted{lab: l}
+	stop := make(chan struct{})
+	events := watchIP(t, l.Guest, stop, neutronlab.MetadataAddr4+" via", "inet "+spec.GuestIPv4().String()+"/")
 	b.h = startHelper(t, l.Guest, in.root, in.fakes)
-	routes := watchIP(l.Guest.Name, neutronlab.MetadataAddr4, b.h.done, "-4", "route", "show", neutronlab.MetadataAddr4)
-	addrs := watchIP(l.Guest.Name, "inet "+spec.GuestIPv4().String()+"/", b.h.done, "-4", "addr", "show", "dev", neutronlab.GuestDev)
 	if o.linkLocalFirst {
 		l.GuestPort.LinkLocal(t, 10*time.Second)
 	}
@@ -102,32 +103,73 @@ func (in *instance) boot(t testing.TB, spec neutronlab.Spec, o bootOpts) booted 
 		o.during(l)
 	}
 	b.r, b.code = b.h.wait(t)
-	b.metaPath, b.ipv4 = <-routes, <-addrs
+	close(stop)
+	seen := <-events
+	b.metaPath, b.ipv4 = seen[0], seen[1]
 	if _, bench := t.(*testing.B); !bench && !b.metaPath.IsZero() {
 		t.Logf("helper exit %s after the route to the metadata service", b.h.ended.Sub(b.metaPath).Round(time.Millisecond))
 	}
 	return b
 }
 
-// watchIP polls (every 5 ms, until stop) `ip -n ns args...` and sends when its output first
-// held match (zero if it never did).
-func watchIP(ns, match string, stop <-chan struct{}, args ...string) <-chan time.Time {
-	first := make(chan time.Time, 1)
+// watchIP runs `ip -n ns -ts monitor address route` until stop and sends, for each match,
+// the kernel event time (ip's timestamp of the netlink message) of the first line holding it;
+// zero for a match never seen. It returns once the monitor listens (it saw a marker address
+// come and go on lo).
+func watchIP(t testing.TB, ns *netnstest.NS, stop <-chan struct{}, matches ...string) <-chan []time.Time {
+	t.Helper()
+	cmd := exec.Command("ip", "-n", ns.Name, "-ts", "monitor", "address", "route")
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	seen := make([]time.Time, len(matches))
+	lines := make(chan string)
 	go func() {
-		var at time.Time
-		defer func() { first <- at }()
+		defer close(lines)
+		sc := bufio.NewScanner(out)
+		for sc.Scan() {
+			lines <- sc.Text()
+		}
+	}()
+	const marker = "127.0.0.2/8"
+	ns.IP(t, "addr", "add", marker, "dev", "lo")
+	ns.IP(t, "addr", "del", marker, "dev", "lo")
+	for ready := false; !ready; {
+		select {
+		case line := <-lines:
+			ready = strings.Contains(line, marker)
+		case <-time.After(5 * time.Second):
+			_ = cmd.Process.Kill()
+			t.Fatal("ip monitor: no event for the marker address after 5 s")
+		}
+	}
+	first := make(chan []time.Time, 1)
+	go func() {
+		defer func() { first <- seen }()
 		for {
 			select {
 			case <-stop:
+				_ = cmd.Process.Kill() // our own ip monitor, by PID
+				for range lines {
+				}
+				_ = cmd.Wait()
 				return
-			case <-time.After(5 * time.Millisecond):
-			}
-			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-			out, err := exec.CommandContext(ctx, "ip", append([]string{"-n", ns}, args...)...).Output()
-			cancel()
-			if err == nil && strings.Contains(string(out), match) {
-				at = time.Now()
-				return
+			case line, ok := <-lines:
+				if !ok {
+					_ = cmd.Wait()
+					return
+				}
+				stamp, rest, _ := strings.Cut(strings.TrimPrefix(line, "["), "] ")
+				at, err := time.ParseInLocation("2006-01-02T15:04:05.000000", stamp, time.Local)
+				for i, m := range matches {
+					if err == nil && seen[i].IsZero() && strings.Contains(rest, m) {
+						seen[i] = at
+					}
+				}
 			}
 		}
 	}()
@@ -394,7 +436,8 @@ func snapshot(t *testing.T, root string) []byte {
 
 // BenchmarkNeutronNoUserData prints, on a Neutron network (real dnsmasq, dhclient, radvd) with
 // no user-data, the time from the moment that makes the decision possible to the helper's exit
-// (config written), median and max over the runs (watched every 5 ms, so ±5 ms):
+// (config written), median and max over the runs (the moment is the kernel's netlink event, as
+// `ip monitor` timestamps it):
 //   - openstack-404: Nova's platform, a metadata service answering 404; from the guest's route
 //     to 169.254.169.254 (added by dhclient-script) to the exit; 404/op is how often the helper
 //     got Nova's answer (issue 11: it should be 1);
