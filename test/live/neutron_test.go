@@ -135,17 +135,16 @@ func watchIP(t testing.TB, ns *netnstest.NS, stop <-chan struct{}, matches ...st
 			lines <- sc.Text()
 		}
 	}()
+	// The monitor subscribes some time after it starts: show it a marker until it sees one.
 	const marker = "127.0.0.2/8"
-	ns.IP(t, "addr", "add", marker, "dev", "lo")
-	ns.IP(t, "addr", "del", marker, "dev", "lo")
-	for ready := false; !ready; {
-		select {
-		case line := <-lines:
-			ready = strings.Contains(line, marker)
-		case <-time.After(5 * time.Second):
+	for ready, try := false, 0; !ready; try++ {
+		if try == 50 {
 			_ = cmd.Process.Kill()
-			t.Fatal("ip monitor: no event for the marker address after 5 s")
+			t.Fatal("ip monitor: no event for the marker address after 50 tries")
 		}
+		ns.IP(t, "addr", "add", marker, "dev", "lo")
+		ns.IP(t, "addr", "del", marker, "dev", "lo")
+		ready = awaitLine(lines, marker, 200*time.Millisecond)
 	}
 	first := make(chan []time.Time, 1)
 	go func() {
@@ -174,6 +173,24 @@ func watchIP(t testing.TB, ns *netnstest.NS, stop <-chan struct{}, matches ...st
 		}
 	}()
 	return first
+}
+
+// awaitLine reads lines until one holds s (true) or timeout passes (false).
+func awaitLine(lines <-chan string, s string, timeout time.Duration) bool {
+	deadline := time.After(timeout)
+	for {
+		select {
+		case line, ok := <-lines:
+			if !ok {
+				return false
+			}
+			if strings.Contains(line, s) {
+				return true
+			}
+		case <-deadline:
+			return false
+		}
+	}
 }
 
 // want is what a boot must decide.
