@@ -44,25 +44,26 @@ func shouldAskMetadata(root string, cfg config.Config) (bool, string) {
 	return v.Metadata, "metadata_service is auto and " + v.Why
 }
 
-// earlyAsk is a metadata request that runs while the helper waits for addresses, so that the
-// service's answer (and its network_data.json, which can end that wait) comes as early as the
-// network allows.
-type earlyAsk struct {
+// metadataRequest is one request to the metadata service: started with the wait for addresses, so
+// that the service's answer (and its network_data.json, which can end that wait) comes as early
+// as the network allows, or after the decision when that chose another interface.
+type metadataRequest struct {
 	ifname string // the interface of the IPv6 link-local address asked ("": IPv4 only)
 	why    string
 	start  time.Time
 	cancel context.CancelFunc
-	done   chan earlyResult
+	done   chan metadataResult
 }
 
-type earlyResult struct {
+type metadataResult struct {
 	ans metadata.Answer
 	err error
 }
 
 // startMetadata starts the metadata request as the first wait for addresses begins, when no
 // local user-data was found and the settings allow it. It returns the channel on which the
-// service's network_data.json reaches the wait (nil: none).
+// service's network_data.json reaches the wait (nil: none). The request runs on a goroutine of
+// its own: the helper's process lives in one network namespace, so its sockets are there too.
 func (s *session) startMetadata(ctx context.Context, cfg config.Config, rep *Report) <-chan netdata.Families {
 	if s.asked || rep.UserData != "" {
 		return nil
@@ -79,14 +80,14 @@ func (s *session) startMetadata(ctx context.Context, cfg config.Config, rep *Rep
 		rep.Reasons = append(rep.Reasons, "metadata service not asked during the wait: subscribing to route changes: "+err.Error())
 		return nil
 	}
-	e := &earlyAsk{ifname: earlyInterface(ctx, cfg, rep), why: why, start: time.Now(), cancel: cancel, done: make(chan earlyResult, 1)}
+	e := &metadataRequest{ifname: earlyInterface(ctx, cfg, rep), why: why, start: time.Now(), cancel: cancel, done: make(chan metadataResult, 1)}
 	families := make(chan netdata.Families, 1)
 	go func() {
 		ans, err := metadata.Ask(ectx, e.ifname, events)
 		if f, perr := netdata.Parse("the metadata service", ans.NetworkData); err == nil && ans.NetworkData != nil && perr == nil {
 			families <- f
 		}
-		e.done <- earlyResult{ans, err}
+		e.done <- metadataResult{ans, err}
 	}()
 	s.early = e
 	return families
@@ -151,17 +152,17 @@ func (s *session) metadataUserData(ctx context.Context, o options, cfg config.Co
 
 // askNow runs a metadata request over ifname, bounded by timeout, on this goroutine (Ask opens
 // its sockets on the caller's thread, hence in its network namespace), and returns it done.
-func (s *session) askNow(ctx context.Context, ifname, why string, timeout time.Duration) *earlyAsk {
-	e := &earlyAsk{ifname: ifname, why: why, start: time.Now(), done: make(chan earlyResult, 1)}
+func (s *session) askNow(ctx context.Context, ifname, why string, timeout time.Duration) *metadataRequest {
+	e := &metadataRequest{ifname: ifname, why: why, start: time.Now(), done: make(chan metadataResult, 1)}
 	var actx context.Context
 	actx, e.cancel = context.WithTimeout(ctx, timeout)
 	ans, err := metadata.Ask(actx, ifname, s.events)
-	e.done <- earlyResult{ans, err}
+	e.done <- metadataResult{ans, err}
 	return e
 }
 
 // wait waits up to timeout for the request's answer, then ends it.
-func (e *earlyAsk) wait(ctx context.Context, timeout time.Duration) (metadata.Answer, error) {
+func (e *metadataRequest) wait(ctx context.Context, timeout time.Duration) (metadata.Answer, error) {
 	defer e.cancel()
 	timer := time.NewTimer(timeout)
 	defer timer.Stop()

@@ -26,7 +26,7 @@ type session struct {
 	families     netdata.Families
 	familiesRead bool
 	// early is the metadata request started with the wait for addresses (nil: none).
-	early *earlyAsk
+	early *metadataRequest
 	asked bool // whether the early request was considered
 }
 
