@@ -9,6 +9,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/clearwater-aio/packer-plugin-clearwater/internal/netnstest"
 )
 
 // ProxyPort is where the router's metadata proxy (haproxy) listens behind the REDIRECT.
@@ -149,7 +151,7 @@ func (l *Lab) serveMetadata(t testing.TB) {
 }
 
 // listen serves the metadata on addr in ns until the test ends.
-func (l *Lab) listen(t testing.TB, ns interface{ Do(func() error) error }, network, addr string) {
+func (l *Lab) listen(t testing.TB, ns *netnstest.NS, network, addr string) {
 	t.Helper()
 	var ln net.Listener
 	err := ns.Do(func() (err error) {
