@@ -97,14 +97,22 @@ func newNetwork(t testing.TB, clientDAD netnstest.DAD, config string) *network {
 	waitUp(t, n.cli)
 	waitUp(t, n.srv)
 	n.put(t, "/etc/clearwater/firstboot.yaml", config)
-	n.fakes = t.TempDir()
+	n.fakes = fakeApply(t)
+	return n
+}
+
+// fakeApply makes a folder of fake netplan/networkctl/ifup that only record their calls (in
+// its file "ran"), to put first on the helper's PATH.
+func fakeApply(t testing.TB) string {
+	t.Helper()
+	dir := t.TempDir()
 	for _, name := range []string{"netplan", "networkctl", "ifup"} {
-		script := "#!/bin/sh\necho \"" + name + " $*\" >> " + filepath.Join(n.fakes, "ran") + "\n"
-		if err := os.WriteFile(filepath.Join(n.fakes, name), []byte(script), 0o755); err != nil {
+		script := "#!/bin/sh\necho \"" + name + " $*\" >> " + filepath.Join(dir, "ran") + "\n"
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(script), 0o755); err != nil {
 			t.Fatal(err)
 		}
 	}
-	return n
+	return dir
 }
 
 // waitUp waits (at most 5 s) until the link's operstate is UP.
@@ -157,10 +165,17 @@ type helper struct {
 // fake apply commands first on PATH. It is killed by PID if still running when the test ends.
 func (n *network) start(t testing.TB) *helper {
 	t.Helper()
+	return startHelper(t, n.cli.NS, n.root, n.fakes)
+}
+
+// startHelper runs `clearwater-firstboot run --root ROOT --json` live in ns, with the fake apply
+// commands in fakes first on PATH. It is killed by PID if still running when the test ends.
+func startHelper(t testing.TB, ns *netnstest.NS, root, fakes string) *helper {
+	t.Helper()
 	bin := helperBin(t)
 	h := &helper{done: make(chan struct{})}
-	h.cmd = exec.Command("ip", "netns", "exec", n.cli.NS.Name, "env", "PATH="+n.fakes+":"+os.Getenv("PATH"),
-		bin, "run", "--root", n.root, "--json")
+	h.cmd = exec.Command("ip", "netns", "exec", ns.Name, "env", "PATH="+fakes+":"+os.Getenv("PATH"),
+		bin, "run", "--root", root, "--json")
 	h.cmd.Stdout, h.cmd.Stderr = &h.stdout, &h.stderr
 	h.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	h.started = time.Now()
