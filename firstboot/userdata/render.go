@@ -28,14 +28,6 @@ const (
 	ContentTypeGzip      = "application/gzip"
 )
 
-// Where the toggle comes from when user-data alone is read, as the helper's force_source says.
-const (
-	SourceKey        = "user-data:clearwater"
-	SourceWriteFiles = "user-data:write_files"
-	SourceConfig     = "config"
-	SourceNone       = "none"
-)
-
 // dropInHeader is the comment at the top of the rendered drop-in.
 const dropInHeader = "Helper settings from the clearwater-userdata datasource (packer-plugin-clearwater)."
 
@@ -61,9 +53,9 @@ type Rendered struct {
 	ContentType string
 	// ForceIPv6 and ForceSource are the toggle as the helper reads it from this user-data alone
 	// (a marker file or config baked into the image may still decide when ForceSource is
-	// SourceNone); ForceSource is one of the Source constants.
+	// SourceNone).
 	ForceIPv6   bool
-	ForceSource string
+	ForceSource Source
 	// Settings is what the drop-in DropInPath sets (ForceIPv6 included when the toggle is false);
 	// zero when Render wrote no drop-in.
 	Settings config.Partial
@@ -204,23 +196,6 @@ func conflict(a, b config.Partial) (string, bool) {
 		}
 	}
 	return "", false
-}
-
-// Toggle applies the helper's precedence to user-data alone: the clearwater key, then a
-// write_files marker, then force_ipv6 in the user-data drop-ins (in the order they apply). A
-// marker file or config baked into the image decides only when source is SourceNone.
-func (r Result) Toggle() (force bool, source string) {
-	switch {
-	case r.Force != nil:
-		return *r.Force, SourceKey
-	case r.Marker:
-		return true, SourceWriteFiles
-	}
-	cfg, _, _ := config.Merge(config.SortDropIns(r.DropIns))
-	if cfg.Origin[ForceKey] != "" {
-		return cfg.ForceIPv6, SourceConfig
-	}
-	return false, SourceNone
 }
 
 // readBack reads the rendered user-data with the helper's own parser, which merges parts as

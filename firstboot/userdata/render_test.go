@@ -146,7 +146,7 @@ func TestRenderEveryBase(t *testing.T) {
 
 // wantToggle is the helper's precedence on Parse's result (written out again here, so that the
 // test does not trust Render's own code for it).
-func wantToggle(p Result) (bool, string) {
+func wantToggle(p Result) (bool, Source) {
 	if p.Force != nil {
 		return *p.Force, SourceKey
 	}

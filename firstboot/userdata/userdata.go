@@ -1,6 +1,6 @@
 // Package userdata reads cloud-init user-data the way cloud-init does, every format of it, to find
-// the clearwater force_ipv6 toggle and the helper's config drop-ins; and finds the user-data on
-// disk (flag file, config drive, NoCloud seed, cloud-init's own copy).
+// the clearwater force_ipv6 toggle and the helper's config drop-ins (Parse, Toggle); and renders
+// user-data that carries them, for the datasource (Render). Package discover finds it on disk.
 //
 // Parse never fails: user-data it cannot read yields no toggle and a note that says why, so an
 // instance's user-data never bricks its boot.
