@@ -188,11 +188,10 @@ func checkDropIns(dropIns []config.Source, ours config.Partial) error {
 
 // conflict names the first key that both set, to different values.
 func conflict(a, b config.Partial) (string, bool) {
-	va, vb := reflect.ValueOf(a), reflect.ValueOf(b)
-	for i := range va.NumField() {
-		x, y := va.Field(i), vb.Field(i)
-		if !x.IsNil() && !y.IsNil() && !reflect.DeepEqual(x.Interface(), y.Interface()) {
-			return config.Keys[i], true
+	for _, k := range config.Keys {
+		x, y := a.Value(k), b.Value(k)
+		if x != nil && y != nil && !reflect.DeepEqual(x, y) {
+			return k, true
 		}
 	}
 	return "", false
