@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -10,8 +11,10 @@ import (
 	"io/fs"
 	"net/netip"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/clearwater-aio/packer-plugin-clearwater/firstboot/aioconfig"
 	"github.com/clearwater-aio/packer-plugin-clearwater/firstboot/config"
@@ -256,6 +259,31 @@ func afterWrite(o options, rep *Report, res aioconfig.Result, logf func(string, 
 		}
 	}
 	return code
+}
+
+// restartDNSMasq makes dnsmasq re-read /etc/hosts, through whichever init system runs, if it runs.
+func restartDNSMasq() error {
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	var cmd *exec.Cmd
+	switch {
+	case exists("/run/systemd/system"):
+		cmd = exec.CommandContext(ctx, "systemctl", "try-restart", "dnsmasq.service")
+	case exists("/etc/init.d/dnsmasq"):
+		cmd = exec.CommandContext(ctx, "/etc/init.d/dnsmasq", "restart")
+	default:
+		return nil // no dnsmasq to restart
+	}
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		return fmt.Errorf("%s: %v: %s", cmd, err, bytes.TrimSpace(out))
+	}
+	return nil
+}
+
+func exists(path string) bool {
+	_, err := os.Stat(path)
+	return err == nil
 }
 
 func printReport(w io.Writer, rep Report, asJSON bool) error {
