@@ -19,13 +19,13 @@ const (
 func (s Source) Description() string {
 	switch s {
 	case SourceKey:
-		return "the user-data key " + ConfigKey + "." + ForceKey
+		return "the user-data key " + configKey + "." + forceKey
 	case SourceWriteFiles:
 		return "a user-data write_files entry for " + MarkerPath
 	case SourceMarker:
 		return "the marker file " + MarkerPath
 	case SourceConfig:
-		return "the helper's config (" + ForceKey + ")"
+		return "the helper's config (" + forceKey + ")"
 	}
 	return "the default"
 }
@@ -42,7 +42,7 @@ func Toggle(ud Result, marker bool, cfg config.Config) (bool, Source) {
 		return true, SourceWriteFiles
 	case marker:
 		return true, SourceMarker
-	case cfg.Origin[ForceKey] != "":
+	case cfg.Origin[forceKey] != "":
 		return cfg.ForceIPv6, SourceConfig
 	}
 	return false, SourceNone
