@@ -31,10 +31,8 @@ const (
 // Where the user-data and the instance ids live: on seed filesystems (relative to their root)
 // and under the helper's root.
 const (
-	configDriveLabel    = "config-2"
 	configDriveUserData = "openstack/latest/user_data"
 	configDriveMetaData = "openstack/latest/meta_data.json"
-	noCloudLabel        = "cidata"
 	noCloudUserData     = "user-data"
 	noCloudMetaData     = "meta-data"
 
@@ -115,11 +113,11 @@ func (d *discovery) note(format string, a ...any) {
 func (d *discovery) under(p string) string { return filepath.Join(d.root, filepath.FromSlash(p)) }
 
 func (d *discovery) configDrive() (Found, bool) {
-	return d.seedDisk(KindConfigDrive, configDriveLabel, configDriveUserData, configDriveMetaData, configDriveID)
+	return d.seedDisk(KindConfigDrive, seedfs.ConfigDriveLabel, configDriveUserData, configDriveMetaData, configDriveID)
 }
 
 func (d *discovery) noCloudDisk() (Found, bool) {
-	return d.seedDisk(KindNoCloud, noCloudLabel, noCloudUserData, noCloudMetaData, noCloudID)
+	return d.seedDisk(KindNoCloud, seedfs.NoCloudLabel, noCloudUserData, noCloudMetaData, noCloudID)
 }
 
 // seedDisk reads user-data (and, for the instance id, meta-data) from the filesystem labelled
