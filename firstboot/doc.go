@@ -5,7 +5,9 @@
 // import them, never the reverse.
 //
 //   - config:    the helper's own settings (firstboot.yaml and firstboot.d/*.yaml)
-//   - userdata:  every cloud-init user-data format, the force_ipv6 toggle, render and merge
+//   - userdata:  every cloud-init user-data format, the force_ipv6 toggle's precedence, render and merge
+//   - discover:  find the user-data on disk: the --user-data file, a config drive, a NoCloud seed,
+//     cloud-init's own copy when it is this instance's
 //   - seedfs:    read config-drive and NoCloud seed filesystems (ISO 9660, FAT) without mounting
 //   - netstate:  address snapshots, from `ip -j` JSON or live from netlink
 //   - policy:    the pure decision: snapshot + toggle -> family, address, reasons

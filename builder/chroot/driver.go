@@ -12,9 +12,13 @@ import (
 	"strings"
 )
 
-// Driver is everything the builder does to the host. Steps use it through
-// the state bag ("driver"), so they can be tested with a fake beside the
-// real tests of hostDriver.
+// Driver runs the host tools that the builder's steps need (qemu-img,
+// losetup, blkid, e2fsck, mount, ...). Steps use it through the state bag
+// ("driver"), so they can be tested with a fake beside the real tests of
+// hostDriver. It is not all that touches the host: the steps also read
+// /sys for the kernel's partition devices (stepAttachImage), binfmt_misc
+// (checkBinfmt), /proc to kill what a provisioner left running in the root
+// (killProcessesIn), and take the loop device lock (withHostLock) directly.
 type Driver interface {
 	// ImageInfo reports the format and virtual size of an image file.
 	ImageInfo(ctx context.Context, path string) (ImageInfo, error)
@@ -109,6 +113,15 @@ var growTools = []Tool{{"growpart", "cloud-guest-utils"}}
 // hostDriver is the Driver that runs the host's tools.
 type hostDriver struct{}
 
+// cleanEnv is the whole environment of the host tools the builder runs, so
+// that nothing leaks in from the Packer host (a LANG that changes what a
+// tool prints, which the driver parses).
+var cleanEnv = []string{
+	"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+	"HOME=/root",
+	"LANG=C.UTF-8",
+}
+
 // run runs a host tool and returns its stdout; the error carries stderr.
 func run(ctx context.Context, name string, args ...string) (string, error) {
 	var stdout, stderr bytes.Buffer
@@ -118,7 +131,7 @@ func run(ctx context.Context, name string, args ...string) (string, error) {
 	}
 	cmd := exec.CommandContext(ctx, bin, args...)
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	cmd.Env = chrootEnv
+	cmd.Env = cleanEnv
 	if err := cmd.Run(); err != nil {
 		return stdout.String(), fmt.Errorf("%s %s: %w: %s", name, strings.Join(args, " "), err, tail(stderr.String(), 1024))
 	}

@@ -17,7 +17,7 @@ func (hostDriver) ConvertImage(ctx context.Context, src, srcFormat, dst, dstForm
 	}
 	var stderr bytes.Buffer
 	cmd := exec.CommandContext(ctx, bin, args...)
-	cmd.Env = chrootEnv
+	cmd.Env = cleanEnv
 	cmd.Stderr = &stderr
 	if o.Progress != nil {
 		cmd.Stdout = &progressWriter{report: o.Progress}

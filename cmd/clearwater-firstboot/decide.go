@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -10,19 +11,19 @@ import (
 	"io/fs"
 	"net/netip"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/clearwater-aio/packer-plugin-clearwater/firstboot/aioconfig"
 	"github.com/clearwater-aio/packer-plugin-clearwater/firstboot/config"
+	"github.com/clearwater-aio/packer-plugin-clearwater/firstboot/discover"
 	"github.com/clearwater-aio/packer-plugin-clearwater/firstboot/userdata"
 )
 
 // MarkerFile is upstream's toggle: IPv6 is forced when this regular file exists (content ignored).
 const MarkerFile = userdata.MarkerPath
-
-// sourceMarker is the force_source of upstream's marker file; the other sources are userdata's.
-const sourceMarker = "marker"
 
 // options are the flags of run and plan.
 type options struct {
@@ -180,7 +181,7 @@ func leftAsItWas(res aioconfig.Result) string {
 
 // readUserData finds and parses the user-data on disk; a problem is a reason, never a failure.
 func readUserData(o options, rep *Report) (userdata.Result, bool) {
-	src, found, notes := userdata.Discover(o.root, o.userData)
+	src, found, notes := discover.UserData(o.root, o.userData)
 	rep.Reasons = append(rep.Reasons, notes...)
 	if !found {
 		return userdata.Result{}, false
@@ -204,38 +205,17 @@ func settle(o options, ud userdata.Result, rep *Report) (config.Config, error) {
 	if err != nil {
 		return cfg, err
 	}
-	rep.ForceIPv6, rep.ForceSource = toggle(ud, markerExists(o.root), cfg)
-	rep.Reasons = append(rep.Reasons, forceReason(rep.ForceIPv6, rep.ForceSource))
+	force, source := userdata.Toggle(ud, markerExists(o.root), cfg)
+	rep.ForceIPv6, rep.ForceSource = force, string(source)
+	rep.Reasons = append(rep.Reasons, forceReason(force, source))
 	return cfg, nil
 }
 
-// toggle applies the documented precedence: the user-data (its clearwater key, then a write_files
-// marker), upstream's marker file, the helper's config (baked, then user-data drop-ins), the default.
-func toggle(ud userdata.Result, marker bool, cfg config.Config) (bool, string) {
-	force, source := ud.Toggle()
-	switch {
-	case source == userdata.SourceKey || source == userdata.SourceWriteFiles:
-		return force, source
-	case marker:
-		return true, sourceMarker
-	case cfg.Origin["force_ipv6"] != "":
-		return cfg.ForceIPv6, userdata.SourceConfig
-	}
-	return false, userdata.SourceNone
-}
-
-func forceReason(force bool, source string) string {
-	what := map[string]string{
-		userdata.SourceKey:        "the user-data key clearwater.force_ipv6",
-		userdata.SourceWriteFiles: "a user-data write_files entry for " + MarkerFile,
-		sourceMarker:              "the marker file " + MarkerFile,
-		userdata.SourceConfig:     "the helper's config (force_ipv6)",
-		userdata.SourceNone:       "the default",
-	}[source]
+func forceReason(force bool, source userdata.Source) string {
 	if force {
-		return "IPv6 forced by " + what
+		return "IPv6 forced by " + source.Description()
 	}
-	return "IPv6 not forced (" + what + ")"
+	return "IPv6 not forced (" + source.Description() + ")"
 }
 
 // markerExists reports whether upstream's marker is a regular file under root.
@@ -279,6 +259,31 @@ func afterWrite(o options, rep *Report, res aioconfig.Result, logf func(string, 
 		}
 	}
 	return code
+}
+
+// restartDNSMasq makes dnsmasq re-read /etc/hosts, through whichever init system runs, if it runs.
+func restartDNSMasq() error {
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	var cmd *exec.Cmd
+	switch {
+	case exists("/run/systemd/system"):
+		cmd = exec.CommandContext(ctx, "systemctl", "try-restart", "dnsmasq.service")
+	case exists("/etc/init.d/dnsmasq"):
+		cmd = exec.CommandContext(ctx, "/etc/init.d/dnsmasq", "restart")
+	default:
+		return nil // no dnsmasq to restart
+	}
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		return fmt.Errorf("%s: %v: %s", cmd, err, bytes.TrimSpace(out))
+	}
+	return nil
+}
+
+func exists(path string) bool {
+	_, err := os.Stat(path)
+	return err == nil
 }
 
 func printReport(w io.Writer, rep Report, asJSON bool) error {

@@ -1,8 +1,6 @@
 package main
 
 import (
-	"bytes"
-	"context"
 	"errors"
 	"flag"
 	"fmt"
@@ -10,7 +8,6 @@ import (
 	"io/fs"
 	"net/netip"
 	"os"
-	"os/exec"
 	"path"
 	"path/filepath"
 	"slices"
@@ -136,29 +133,4 @@ func reportCode(rep Report) int {
 		return exitNotWritten
 	}
 	return exitDecided
-}
-
-// restartDNSMasq makes dnsmasq re-read /etc/hosts, through whichever init system runs, if it runs.
-func restartDNSMasq() error {
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
-	var cmd *exec.Cmd
-	switch {
-	case exists("/run/systemd/system"):
-		cmd = exec.CommandContext(ctx, "systemctl", "try-restart", "dnsmasq.service")
-	case exists("/etc/init.d/dnsmasq"):
-		cmd = exec.CommandContext(ctx, "/etc/init.d/dnsmasq", "restart")
-	default:
-		return nil // no dnsmasq to restart
-	}
-	out, err := cmd.CombinedOutput()
-	if err != nil {
-		return fmt.Errorf("%s: %v: %s", cmd, err, bytes.TrimSpace(out))
-	}
-	return nil
-}
-
-func exists(path string) bool {
-	_, err := os.Stat(path)
-	return err == nil
 }

@@ -72,7 +72,7 @@ func (d *Datasource) Execute() (cty.Value, error) {
 	out := DatasourceOutput{
 		UserDataBase64: base64.StdEncoding.EncodeToString(r.Data),
 		ForceIPv6:      r.ForceIPv6,
-		ForceSource:    r.ForceSource,
+		ForceSource:    string(r.ForceSource),
 		ContentType:    r.ContentType,
 	}
 	if !d.config.Gzip {

@@ -46,7 +46,7 @@ func execute(t *testing.T, f FlatConfig) DatasourceOutput {
 func TestExecuteSettingsOnly(t *testing.T) {
 	out := execute(t, FlatConfig{IPv6Timeout: ref("60s"), Interface: ref(""), Hostname: ref("lab"), ProbeDHCP: ref(false),
 		MetadataService: ref("never")})
-	if out.ForceIPv6 || out.ForceSource != userdata.SourceNone || out.ContentType != userdata.TypeCloudConfig {
+	if out.ForceIPv6 || out.ForceSource != string(userdata.SourceNone) || out.ContentType != userdata.TypeCloudConfig {
 		t.Errorf("outputs %+v", out)
 	}
 	raw, _ := base64.StdEncoding.DecodeString(out.UserDataBase64)
@@ -74,7 +74,7 @@ func TestExecuteToggle(t *testing.T) {
 		name   string
 		f      FlatConfig
 		force  bool
-		source string
+		source userdata.Source
 	}{
 		{"unset", FlatConfig{}, false, userdata.SourceNone},
 		{"true", FlatConfig{ForceIPv6: ref(true)}, true, userdata.SourceWriteFiles},
@@ -85,11 +85,11 @@ func TestExecuteToggle(t *testing.T) {
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			out := execute(t, c.f)
-			if out.ForceIPv6 != c.force || out.ForceSource != c.source {
+			if out.ForceIPv6 != c.force || out.ForceSource != string(c.source) {
 				t.Errorf("force_ipv6 %t from %s, want %t from %s", out.ForceIPv6, out.ForceSource, c.force, c.source)
 			}
 			f, s := userdata.Parse([]byte(out.UserData)).Toggle()
-			if f != out.ForceIPv6 || s != out.ForceSource {
+			if f != out.ForceIPv6 || string(s) != out.ForceSource {
 				t.Errorf("the helper's parser reads %t from %s", f, s)
 			}
 		})

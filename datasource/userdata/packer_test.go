@@ -114,7 +114,7 @@ func TestPackerBuild(t *testing.T) {
 	cases := []struct {
 		name        string
 		force       bool
-		source      string
+		source      userdata.Source
 		contentType string
 		settings    helperconfig.Partial
 	}{
@@ -153,7 +153,7 @@ func TestPackerBuild(t *testing.T) {
 			}
 			p := userdata.Parse(data)
 			force, source := p.Toggle()
-			if force != c.force || source != c.source || out.ForceIPv6 != force || out.ForceSource != source || out.ContentType != c.contentType {
+			if force != c.force || source != c.source || out.ForceIPv6 != force || out.ForceSource != string(source) || out.ContentType != c.contentType {
 				t.Errorf("the helper reads %t from %s; outputs %+v; want %t from %s, %s", force, source, out, c.force, c.source, c.contentType)
 			}
 			var got helperconfig.Partial

@@ -11,7 +11,9 @@ import (
 	"net/netip"
 	"path"
 	"reflect"
+	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -40,7 +42,14 @@ const (
 // MaxWait bounds every duration setting, so that no config can stall a boot for long.
 const MaxWait = 10 * time.Minute
 
-// Config is the helper's effective settings.
+// Config is the helper's effective settings. Each field but Origin is the setting of the
+// same name in Partial, of the value type (time.Duration for Duration).
+//
+// Adding a setting touches three places: a field here with its default in Default; a field in
+// Partial, whose yaml tag is the key (and a check in checks when its type does not say all);
+// and the template option in internal/settings.Settings, whose mapstructure tag is the same key
+// (then make generate for the docs). Keys, Parse, Validate, Apply, Set and the plugin's options
+// all follow from these (TestSettingsAgree holds them together).
 type Config struct {
 	ForceIPv6        bool
 	OnMissingIPv6    string
@@ -82,7 +91,7 @@ func DefaultIgnoreInterfaces() []string {
 }
 
 // Partial is one file's worth of settings: a nil field is a key the file does not set.
-// Its YAML form is the file format.
+// Its YAML form is the file format; the order of its fields is the documented order of the keys.
 type Partial struct {
 	ForceIPv6        *bool     `yaml:"force_ipv6,omitempty"`
 	OnMissingIPv6    *string   `yaml:"on_missing_ipv6,omitempty"`
@@ -98,9 +107,17 @@ type Partial struct {
 	MetadataTimeout  *Duration `yaml:"metadata_timeout,omitempty"`
 }
 
-// Keys lists every key of the file format, in the documented order.
-var Keys = []string{"force_ipv6", "on_missing_ipv6", "interface", "ignore_interfaces", "hostname",
-	"public_ip", "ipv4_wait", "ipv6_timeout", "probe_after", "probe_dhcp", "metadata_service", "metadata_timeout"}
+// Keys lists every key of the file format, in the documented order: Partial's yaml tags.
+var Keys = partialKeys()
+
+func partialKeys() []string {
+	t := reflect.TypeFor[Partial]()
+	keys := make([]string, t.NumField())
+	for i := range keys {
+		keys[i], _, _ = strings.Cut(t.Field(i).Tag.Get("yaml"), ",")
+	}
+	return keys
+}
 
 // Duration is a time.Duration written in Go syntax ("10s", "1m30s").
 type Duration time.Duration
@@ -178,8 +195,7 @@ func Parse(name string, data []byte) (Partial, error) {
 		fields[k] = nil
 	}
 	if err := p.Validate(); err != nil {
-		var e *Error
-		if errors.As(err, &e) {
+		for _, e := range Errors(err) {
 			e.File = name
 		}
 		return p, err
@@ -187,22 +203,81 @@ func Parse(name string, data []byte) (Partial, error) {
 	return p, nil
 }
 
-// fields maps each key to the field of p that holds it.
-func (p *Partial) fields() map[string]any {
-	return map[string]any{
-		"force_ipv6": &p.ForceIPv6, "on_missing_ipv6": &p.OnMissingIPv6, "interface": &p.Interface,
-		"ignore_interfaces": &p.IgnoreInterfaces, "hostname": &p.Hostname, "public_ip": &p.PublicIP,
-		"ipv4_wait": &p.IPv4Wait, "ipv6_timeout": &p.IPv6Timeout, "probe_after": &p.ProbeAfter,
-		"probe_dhcp": &p.ProbeDHCP, "metadata_service": &p.MetadataService, "metadata_timeout": &p.MetadataTimeout,
+// Errors lists the *Error values in err, which may join several (Validate's).
+func Errors(err error) []*Error {
+	if e, ok := err.(*Error); ok {
+		return []*Error{e}
 	}
+	var out []*Error
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		for _, one := range j.Unwrap() {
+			out = append(out, Errors(one)...)
+		}
+	}
+	return out
+}
+
+// fields maps each key to a pointer to the field of p that holds it.
+func (p *Partial) fields() map[string]any {
+	v := reflect.ValueOf(p).Elem()
+	m := make(map[string]any, len(Keys))
+	for i, k := range Keys {
+		m[k] = v.Field(i).Addr().Interface()
+	}
+	return m
+}
+
+// Value returns the value that p sets for key (a bool, string, []string or Duration), or nil
+// when p does not set it or there is no such key.
+func (p Partial) Value(key string) any {
+	i := slices.Index(Keys, key)
+	if i < 0 {
+		return nil
+	}
+	f := reflect.ValueOf(p).Field(i)
+	if f.IsNil() {
+		return nil
+	}
+	return f.Elem().Interface()
+}
+
+// Put sets key in p to v, checked: a bool, string or []string as the key's type is, and for a
+// duration key a string in Go syntax. The error names the key.
+func (p *Partial) Put(key string, v any) error {
+	i := slices.Index(Keys, key)
+	if i < 0 {
+		return &Error{Key: key, Msg: "unknown key, accepted keys: " + strings.Join(Keys, ", ")}
+	}
+	f := reflect.ValueOf(p).Elem().Field(i)
+	x := reflect.ValueOf(v)
+	switch t := f.Type().Elem(); {
+	case v == nil:
+		return &Error{Key: key, Msg: "want a value, not nothing"}
+	case t == reflect.TypeFor[Duration]() && x.Kind() == reflect.String:
+		d, err := ParseDuration(x.String())
+		if err != nil {
+			return &Error{Key: key, Msg: err.Error()}
+		}
+		x = reflect.ValueOf(Duration(d))
+	case x.Type() != t:
+		return &Error{Key: key, Msg: fmt.Sprintf("want a %s, not %T", t, v)}
+	case t.Kind() == reflect.Slice:
+		x = reflect.ValueOf(slices.Clone(v.([]string)))
+		if x.IsNil() {
+			x = reflect.ValueOf([]string{})
+		}
+	}
+	ptr := reflect.New(x.Type())
+	ptr.Elem().Set(x)
+	f.Set(ptr)
+	return nil
 }
 
 // Set lists the keys that p sets, in the documented order.
 func (p Partial) Set() []string {
-	fields := p.fields()
 	var keys []string
 	for _, k := range Keys {
-		if !reflect.ValueOf(fields[k]).Elem().IsNil() {
+		if p.Value(k) != nil {
 			keys = append(keys, k)
 		}
 	}
@@ -222,35 +297,69 @@ func decodeHint(err error) string {
 	return err.Error()
 }
 
-// Validate checks the value of every key that p sets. The error's File is empty.
+// Validate checks the value of every key that p sets, and returns every problem (errors.Join),
+// each an *Error whose File is empty.
 func (p Partial) Validate() error {
-	bad := func(key, msg string) error { return &Error{Key: key, Msg: msg} }
-	if p.OnMissingIPv6 != nil && *p.OnMissingIPv6 != Fallback && *p.OnMissingIPv6 != Fail {
-		return bad("on_missing_ipv6", fmt.Sprintf("%q is not accepted: want %q or %q", *p.OnMissingIPv6, Fallback, Fail))
-	}
-	if p.MetadataService != nil && *p.MetadataService != MetadataAuto && *p.MetadataService != MetadataAlways && *p.MetadataService != MetadataNever {
-		return bad("metadata_service", fmt.Sprintf("%q is not accepted: want %q, %q or %q", *p.MetadataService, MetadataAuto, MetadataAlways, MetadataNever))
-	}
-	if p.Interface != nil && *p.Interface != "" && !validIfName(*p.Interface) {
-		return bad("interface", fmt.Sprintf("%q is not an interface name (1 to 15 characters, no '/', ':' or white space)", *p.Interface))
-	}
-	if p.IgnoreInterfaces != nil {
-		for _, pat := range *p.IgnoreInterfaces {
-			if _, err := path.Match(pat, ""); err != nil || pat == "" || strings.ContainsAny(pat, "/ \t") {
-				return bad("ignore_interfaces", fmt.Sprintf("%q is not a valid pattern (shell glob such as docker* or br-*)", pat))
+	var errs []error
+	for _, k := range Keys {
+		if v, check := p.Value(k), checks[k]; v != nil && check != nil {
+			if msg := check(v); msg != "" {
+				errs = append(errs, &Error{Key: k, Msg: msg})
 			}
 		}
 	}
-	if p.Hostname != nil && !ValidHostname(*p.Hostname) {
-		return bad("hostname", fmt.Sprintf("%q is not a valid host name (letters, digits and '-', dot-separated labels of 1 to 63 characters)", *p.Hostname))
-	}
-	if p.PublicIP != nil && *p.PublicIP != "" {
-		a, err := netip.ParseAddr(*p.PublicIP)
-		if err != nil || a.Zone() != "" || a.IsUnspecified() || a.IsLoopback() || a.IsMulticast() {
-			return bad("public_ip", fmt.Sprintf("%q is not a usable IPv4 or IPv6 address (or leave it empty for the chosen address)", *p.PublicIP))
+	return errors.Join(errs...)
+}
+
+// checks says what is wrong with the value of a key whose type does not say it all ("" for nothing).
+var checks = map[string]func(v any) string{
+	"on_missing_ipv6":  oneOf(Fallback, Fail),
+	"metadata_service": oneOf(MetadataAuto, MetadataAlways, MetadataNever),
+	"interface": func(v any) string {
+		if s := v.(string); s != "" && !validIfName(s) {
+			return fmt.Sprintf("%q is not an interface name (1 to 15 characters, no '/', ':' or white space)", s)
 		}
+		return ""
+	},
+	"ignore_interfaces": func(v any) string {
+		for _, pat := range v.([]string) {
+			if _, err := path.Match(pat, ""); err != nil || pat == "" || strings.ContainsAny(pat, "/ \t") {
+				return fmt.Sprintf("%q is not a valid pattern (shell glob such as docker* or br-*)", pat)
+			}
+		}
+		return ""
+	},
+	"hostname": func(v any) string {
+		if s := v.(string); !ValidHostname(s) {
+			return fmt.Sprintf("%q is not a valid host name (letters, digits and '-', dot-separated labels of 1 to 63 characters)", s)
+		}
+		return ""
+	},
+	"public_ip": func(v any) string {
+		s := v.(string)
+		if s == "" {
+			return ""
+		}
+		if a, err := netip.ParseAddr(s); err != nil || a.Zone() != "" || a.IsUnspecified() || a.IsLoopback() || a.IsMulticast() {
+			return fmt.Sprintf("%q is not a usable IPv4 or IPv6 address (or leave it empty for the chosen address)", s)
+		}
+		return ""
+	},
+}
+
+// oneOf accepts only the values given.
+func oneOf(values ...string) func(v any) string {
+	quoted := make([]string, len(values))
+	for i, v := range values {
+		quoted[i] = strconv.Quote(v)
 	}
-	return nil
+	want := strings.Join(quoted[:len(quoted)-1], ", ") + " or " + quoted[len(quoted)-1]
+	return func(v any) string {
+		if !slices.Contains(values, v.(string)) {
+			return fmt.Sprintf("%q is not accepted: want %s", v, want)
+		}
+		return ""
+	}
 }
 
 func validIfName(s string) bool {
@@ -277,61 +386,20 @@ func ValidHostname(s string) bool {
 
 // Apply sets every key that p sets, recording name as its origin.
 func (c *Config) Apply(name string, p Partial) {
-	set := func(key string) { c.Origin[key] = name }
-	if p.ForceIPv6 != nil {
-		c.ForceIPv6 = *p.ForceIPv6
-		set("force_ipv6")
-	}
-	if p.OnMissingIPv6 != nil {
-		c.OnMissingIPv6 = *p.OnMissingIPv6
-		set("on_missing_ipv6")
-	}
-	if p.Interface != nil {
-		c.Interface = *p.Interface
-		set("interface")
-	}
-	if p.IgnoreInterfaces != nil {
-		c.IgnoreInterfaces = append([]string(nil), *p.IgnoreInterfaces...)
-		set("ignore_interfaces")
-	}
-	if p.Hostname != nil {
-		c.Hostname = *p.Hostname
-		set("hostname")
-	}
-	if p.PublicIP != nil {
-		c.PublicIP = *p.PublicIP
-		set("public_ip")
-	}
-	applyDuration(&c.IPv4Wait, p.IPv4Wait, func() { set("ipv4_wait") })
-	applyDuration(&c.IPv6Timeout, p.IPv6Timeout, func() { set("ipv6_timeout") })
-	applyDuration(&c.ProbeAfter, p.ProbeAfter, func() { set("probe_after") })
-	if p.ProbeDHCP != nil {
-		c.ProbeDHCP = *p.ProbeDHCP
-		set("probe_dhcp")
-	}
-	if p.MetadataService != nil {
-		c.MetadataService = *p.MetadataService
-		set("metadata_service")
-	}
-	applyDuration(&c.MetadataTimeout, p.MetadataTimeout, func() { set("metadata_timeout") })
-}
-
-func applyDuration(dst *time.Duration, v *Duration, set func()) {
-	if v != nil {
-		*dst = time.Duration(*v)
-		set()
-	}
-}
-
-// Full returns every setting of c as a Partial, for rendering a complete file.
-func (c Config) Full() Partial {
-	ig := append([]string(nil), c.IgnoreInterfaces...)
-	d := func(v time.Duration) *Duration { x := Duration(v); return &x }
-	return Partial{
-		ForceIPv6: &c.ForceIPv6, OnMissingIPv6: &c.OnMissingIPv6, Interface: &c.Interface,
-		IgnoreInterfaces: &ig, Hostname: &c.Hostname, PublicIP: &c.PublicIP,
-		IPv4Wait: d(c.IPv4Wait), IPv6Timeout: d(c.IPv6Timeout), ProbeAfter: d(c.ProbeAfter),
-		ProbeDHCP: &c.ProbeDHCP, MetadataService: &c.MetadataService, MetadataTimeout: d(c.MetadataTimeout),
+	cv := reflect.ValueOf(c).Elem()
+	for i, k := range Keys {
+		v := p.Value(k)
+		if v == nil {
+			continue
+		}
+		switch x := v.(type) {
+		case Duration:
+			v = time.Duration(x)
+		case []string:
+			v = slices.Clone(x)
+		}
+		cv.FieldByName(reflect.TypeFor[Partial]().Field(i).Name).Set(reflect.ValueOf(v))
+		c.Origin[k] = name
 	}
 }
 

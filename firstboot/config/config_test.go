@@ -65,7 +65,7 @@ func TestRenderParsesBackToTheSameConfig(t *testing.T) {
 	c.Hostname, c.PublicIP = "ims.example.com", "2001:db8::7"
 	c.IPv4Wait, c.IPv6Timeout, c.ProbeAfter, c.MetadataTimeout = 3*time.Second, 90*time.Second, 0, 1500*time.Millisecond
 	c.ProbeDHCP, c.MetadataService = false, MetadataNever
-	data, err := Render("baked by packer\nsecond line", c.Full())
+	data, err := Render("baked by packer\nsecond line", full(c))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -167,11 +167,94 @@ func TestPartialSetListsSetKeysInOrder(t *testing.T) {
 	if got := (Partial{}).Set(); len(got) != 0 {
 		t.Errorf("empty Partial sets %q", got)
 	}
-	if got := Default().Full().Set(); !reflect.DeepEqual(got, Keys) {
-		t.Errorf("Full().Set() = %q, want every key %q", got, Keys)
+	if got := full(Default()).Set(); !reflect.DeepEqual(got, Keys) {
+		t.Errorf("full(Default()).Set() = %q, want every key %q", got, Keys)
 	}
 	yes, host := true, "h"
 	if got := (Partial{Hostname: &host, ForceIPv6: &yes}).Set(); !reflect.DeepEqual(got, []string{"force_ipv6", "hostname"}) {
 		t.Errorf("Set() = %q", got)
+	}
+}
+
+// full returns every setting of c as a Partial, for rendering a complete file.
+func full(c Config) Partial {
+	var p Partial
+	cv := reflect.ValueOf(c)
+	for i, k := range Keys {
+		v := cv.FieldByName(reflect.TypeFor[Partial]().Field(i).Name).Interface()
+		if d, ok := v.(time.Duration); ok {
+			v = d.String()
+		}
+		if err := p.Put(k, v); err != nil {
+			panic(err)
+		}
+	}
+	return p
+}
+
+// TestSettingsAgree holds Config and Partial together: every key is a Partial field whose value
+// type is the Config field's of the same name (time.Duration for Duration), and nothing else.
+func TestSettingsAgree(t *testing.T) {
+	pt, ct := reflect.TypeFor[Partial](), reflect.TypeFor[Config]()
+	if len(Keys) != pt.NumField() || ct.NumField() != pt.NumField()+1 {
+		t.Fatalf("%d keys, Partial has %d fields, Config %d (with Origin)", len(Keys), pt.NumField(), ct.NumField())
+	}
+	for i, k := range Keys {
+		pf := pt.Field(i)
+		cf, ok := ct.FieldByName(pf.Name)
+		want := pf.Type.Elem()
+		if want == reflect.TypeFor[Duration]() {
+			want = reflect.TypeFor[time.Duration]()
+		}
+		if !ok || cf.Type != want {
+			t.Errorf("%s: Partial.%s (%s) has no Config field of type %s", k, pf.Name, pf.Type, want)
+		}
+		if k == "" || strings.ContainsAny(k, " ,") {
+			t.Errorf("Partial.%s: bad key %q", pf.Name, k)
+		}
+	}
+}
+
+func TestValidateReturnsEveryProblem(t *testing.T) {
+	bad, ip, policy, ms := "eth0/1", "127.0.0.1", "retry", "sometimes"
+	p := Partial{OnMissingIPv6: &policy, Interface: &bad, PublicIP: &ip, MetadataService: &ms, IgnoreInterfaces: &[]string{"["}}
+	errs := Errors(p.Validate())
+	var keys []string
+	for _, e := range errs {
+		keys = append(keys, e.Key)
+	}
+	if want := []string{"on_missing_ipv6", "interface", "ignore_interfaces", "public_ip", "metadata_service"}; !reflect.DeepEqual(keys, want) {
+		t.Errorf("Validate names %q, want %q", keys, want)
+	}
+	_, err := Parse("f.yaml", []byte("on_missing_ipv6: retry\nhostname: cw_aio\n"))
+	if errs := Errors(err); len(errs) != 2 || errs[0].File != "f.yaml" || errs[1].File != "f.yaml" {
+		t.Errorf("Parse: %v", err)
+	}
+}
+
+func TestPutChecksTheType(t *testing.T) {
+	var p Partial
+	for _, tc := range []struct {
+		key  string
+		v    any
+		want string // "" for no error, else part of it
+	}{
+		{"hostname", "lab", ""},
+		{"probe_dhcp", false, ""},
+		{"ignore_interfaces", []string{"ens9"}, ""},
+		{"ipv4_wait", "1m", ""},
+		{"ipv4_wait", "1h", "out of range"},
+		{"hostname", true, "want a string"},
+		{"probe_dhcp", nil, "want a value"},
+		{"force_ipv4", true, "unknown key"},
+	} {
+		err := p.Put(tc.key, tc.v)
+		if (tc.want == "") != (err == nil) || err != nil && !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("Put(%s, %v) = %v, want %q", tc.key, tc.v, err, tc.want)
+		}
+	}
+	if p.Value("hostname") != "lab" || p.Value("probe_dhcp") != false || p.Value("ipv4_wait") != Duration(time.Minute) ||
+		!reflect.DeepEqual(p.Value("ignore_interfaces"), []string{"ens9"}) || p.Value("interface") != nil {
+		t.Errorf("values: %+v", p)
 	}
 }

@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/clearwater-aio/packer-plugin-clearwater/firstboot/config"
 	"github.com/clearwater-aio/packer-plugin-clearwater/firstboot/netdata"
 	"github.com/clearwater-aio/packer-plugin-clearwater/firstboot/netstate"
 	"github.com/clearwater-aio/packer-plugin-clearwater/firstboot/policy"
@@ -113,7 +114,7 @@ func (w *waiter) ready(s netstate.Snapshot, elapsed time.Duration) (policy.Decis
 	final := elapsed >= w.overall()
 	switch {
 	case in.ForceIPv6 && (v6 || elapsed >= w.cfg.IPv6Timeout):
-	case in.ForceIPv6 && w.notComing(true) && (v4 || in.OnMissingIPv6 == policy.Fail):
+	case in.ForceIPv6 && w.notComing(true) && (v4 || in.OnMissingIPv6 == config.Fail):
 	case !in.ForceIPv6 && (v4 || v6 && (elapsed >= w.cfg.IPv4Wait || w.notComing(false))):
 	case final:
 	default:

@@ -14,11 +14,9 @@ import (
 	"github.com/clearwater-aio/packer-plugin-clearwater/firstboot/seedfs"
 )
 
-// Where a config drive holds network_data.json (Nova writes it from the 2015-10-15 version on).
-const (
-	ConfigDriveLabel = "config-2"
-	ConfigDrivePath  = "openstack/latest/network_data.json"
-)
+// ConfigDrivePath is where a config drive holds network_data.json (Nova writes it from the
+// 2015-10-15 version on).
+const ConfigDrivePath = "openstack/latest/network_data.json"
 
 // Families is what network_data.json says about the families of the instance's ports.
 type Families struct {
@@ -94,7 +92,7 @@ func appendNew(list []string, s string) []string {
 // FromConfigDrive reads network_data.json from the config drive under root. found is false when
 // there is no config drive or no file on it; note says what was seen, for a person.
 func FromConfigDrive(root string) (f Families, found bool, note string) {
-	dev, err := seedfs.FindByLabel(root, ConfigDriveLabel)
+	dev, err := seedfs.FindByLabel(root, seedfs.ConfigDriveLabel)
 	if err != nil {
 		return Families{}, false, ""
 	}

@@ -33,11 +33,10 @@ import (
 
 // Files read under the root.
 const (
-	DMIDir         = "/sys/class/dmi/id"
-	Cmdline        = "/proc/cmdline"
-	PID1Environ    = "/proc/1/environ"
-	CloudInitCfg   = "/run/cloud-init/cloud.cfg"
-	ConfigDriveTag = "config-2"
+	DMIDir       = "/sys/class/dmi/id"
+	Cmdline      = "/proc/cmdline"
+	PID1Environ  = "/proc/1/environ"
+	CloudInitCfg = "/run/cloud-init/cloud.cfg"
 )
 
 // What the SMBIOS of an OpenStack guest says (Nova sets the first two; clouds built on OpenStack
@@ -85,7 +84,7 @@ func kernelCmdline(root string) (Verdict, bool) {
 }
 
 func configDrive(root string) (Verdict, bool) {
-	dev, err := seedfs.FindByLabel(root, ConfigDriveTag)
+	dev, err := seedfs.FindByLabel(root, seedfs.ConfigDriveLabel)
 	if err != nil {
 		return Verdict{}, false
 	}

@@ -5,6 +5,7 @@ import (
 	"net/netip"
 	"strings"
 
+	"github.com/clearwater-aio/packer-plugin-clearwater/firstboot/config"
 	"github.com/clearwater-aio/packer-plugin-clearwater/firstboot/netstate"
 )
 
@@ -19,8 +20,8 @@ var ula = netip.MustParsePrefix("fc00::/7")
 // in.OnMissingIPv6 allows it). When nothing fits, Family is "" and Error says why. An interface
 // pinned by in.Interface counts even when it matches in.IgnoreInterfaces.
 func Decide(s netstate.Snapshot, in Input) Decision {
-	if in.OnMissingIPv6 != "" && in.OnMissingIPv6 != Fallback && in.OnMissingIPv6 != Fail {
-		return Decision{Error: fmt.Sprintf("on_missing_ipv6 %q is neither %s nor %s", in.OnMissingIPv6, Fallback, Fail)}
+	if in.OnMissingIPv6 != "" && in.OnMissingIPv6 != config.Fallback && in.OnMissingIPv6 != config.Fail {
+		return Decision{Error: fmt.Sprintf("on_missing_ipv6 %q is neither %s nor %s", in.OnMissingIPv6, config.Fallback, config.Fail)}
 	}
 	sv := survey(s, in, true)
 	d := Decision{Reasons: sv.reasons, Warnings: sv.warnings}
@@ -28,7 +29,7 @@ func Decide(s netstate.Snapshot, in Input) Decision {
 	switch {
 	case in.ForceIPv6 && len(v6) > 0:
 		d.choose(v6, sv.defDev[1], IPv6, "IPv6 forced (force_ipv6)")
-	case in.ForceIPv6 && in.OnMissingIPv6 == Fail:
+	case in.ForceIPv6 && in.OnMissingIPv6 == config.Fail:
 		d.Error = "IPv6 forced (force_ipv6) but no usable IPv6 address, and on_missing_ipv6 is fail"
 	case in.ForceIPv6 && len(v4) > 0:
 		d.choose(v4, sv.defDev[0], IPv4, "IPv6 forced but no usable IPv6 address; on_missing_ipv6 is fallback, so IPv4 (degraded)")

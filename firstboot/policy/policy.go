@@ -10,16 +10,10 @@ const (
 	IPv6 = "ipv6"
 )
 
-// What to do when IPv6 is forced and there is none.
-const (
-	Fallback = "fallback"
-	Fail     = "fail"
-)
-
 // Input is everything besides the snapshot that the decision depends on.
 type Input struct {
 	ForceIPv6        bool
-	OnMissingIPv6    string   // Fallback (default when empty) or Fail
+	OnMissingIPv6    string   // config.Fallback (default when empty) or config.Fail
 	Interface        string   // when set, only this interface counts
 	IgnoreInterfaces []string // shell patterns (path.Match) of interface names that never count
 }

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/clearwater-aio/packer-plugin-clearwater/firstboot/config"
 	"github.com/clearwater-aio/packer-plugin-clearwater/firstboot/netstate"
 )
 
@@ -72,7 +73,7 @@ func check(t *testing.T, d Decision, w want) {
 
 func TestDecideFixtures(t *testing.T) {
 	forced := Input{ForceIPv6: true, IgnoreInterfaces: defaultIgnore}
-	forcedFail := Input{ForceIPv6: true, OnMissingIPv6: Fail, IgnoreInterfaces: defaultIgnore}
+	forcedFail := Input{ForceIPv6: true, OnMissingIPv6: config.Fail, IgnoreInterfaces: defaultIgnore}
 	plain := Input{IgnoreInterfaces: defaultIgnore}
 	tests := []struct {
 		name, fixture string
@@ -85,7 +86,7 @@ func TestDecideFixtures(t *testing.T) {
 			"fe80::ff:fe00:1 on eth0 is link-local", "ignored lo: loopback", "no IPv6 default route"}}},
 		{"ipv4 only, forced: fallback", "ipv4-only", false, forced, want{family: IPv4, addr: "192.0.2.10", iface: "eth0", degraded: true,
 			reasons: []string{"IPv6 forced but no usable IPv6 address; on_missing_ipv6 is fallback"}, warnings: []string{"degraded"}}},
-		{"ipv4 only, forced: explicit fallback", "ipv4-only", false, Input{ForceIPv6: true, OnMissingIPv6: Fallback}, want{family: IPv4, addr: "192.0.2.10", iface: "eth0", degraded: true}},
+		{"ipv4 only, forced: explicit fallback", "ipv4-only", false, Input{ForceIPv6: true, OnMissingIPv6: config.Fallback}, want{family: IPv4, addr: "192.0.2.10", iface: "eth0", degraded: true}},
 		{"ipv4 only, forced: fail", "ipv4-only", false, forcedFail, want{err: "on_missing_ipv6 is fail"}},
 		{"ipv6 only (SLAAC)", "ipv6-slaac", false, plain, want{family: IPv6, addr: "2001:db8:1::ff:fe00:2", iface: "eth0",
 			reasons: []string{"no usable IPv4 address (an IPv6-only network), eth0 has the IPv6 default route"}}},
@@ -164,7 +165,7 @@ func TestDecideSynthetic(t *testing.T) {
 				"::d44e:8eff:fec1:4df0 on eth0 is not a routable"}}},
 		{"IPv4 link-local and host scope", netstate.Snapshot{Links: []netstate.Link{link(2, "eth0", a("169.254.3.4/16"), host, a("fe80::1/64"))}}, Input{},
 			want{err: "no usable", reasons: []string{"169.254.3.4 on eth0 is link-local", "10.9.9.9 on eth0 has host scope", "fe80::1 on eth0 is link-local"}}},
-		{"optimistic DAD is still tentative", netstate.Snapshot{Links: []netstate.Link{link(2, "eth0", optimistic)}}, Input{ForceIPv6: true, OnMissingIPv6: Fail},
+		{"optimistic DAD is still tentative", netstate.Snapshot{Links: []netstate.Link{link(2, "eth0", optimistic)}}, Input{ForceIPv6: true, OnMissingIPv6: config.Fail},
 			want{err: "no usable IPv6", reasons: []string{"2001:db8::7 on eth0 is tentative (optimistic DAD not finished)"}}},
 		{"listed order breaks the last tie", netstate.Snapshot{Links: []netstate.Link{link(2, "eth0", a("192.0.2.20/24"), a("192.0.2.10/24"))}}, Input{},
 			want{family: IPv4, addr: "192.0.2.20", iface: "eth0", reasons: []string{"listed before 192.0.2.10 on eth0", "there is no usable IPv4 default route"}}},

@@ -31,6 +31,12 @@ const (
 	maxMetaRead = 64 << 20 // metadata bytes read while opening, all directories together
 )
 
+// The labels of cloud-init's seed filesystems (FindByLabel matches them in any case).
+const (
+	ConfigDriveLabel = "config-2" // OpenStack's config drive
+	NoCloudLabel     = "cidata"   // a NoCloud seed
+)
+
 // Filesystem types returned by FS.Type.
 const (
 	TypeISO9660 = "iso9660"

@@ -10,48 +10,48 @@ import (
 	"gopkg.in/yaml.v3"
 )
 
-// CloudConfig is the top-level mapping of a cloud-config document: its keys in the order first
+// cloudDoc is the top-level mapping of a cloud-config document: its keys in the order first
 // seen, each with its value as a YAML node (aliases resolved).
-type CloudConfig struct {
+type cloudDoc struct {
 	Keys   []string
 	Values map[string]*yaml.Node
 }
 
-// DecodeCloudConfig reads a cloud-config payload as cloud-init's yaml.safe_load does: one YAML
+// decodeCloudConfig reads a cloud-config payload as cloud-init's yaml.safe_load does: one YAML
 // document whose root is a mapping; a key given twice keeps its last value. The "#cloud-config"
 // line is a YAML comment, so a payload may carry it or not (MIME parts typed text/cloud-config
 // and archive entries often do not).
-func DecodeCloudConfig(payload []byte) (CloudConfig, error) {
+func decodeCloudConfig(payload []byte) (cloudDoc, error) {
 	dec := yaml.NewDecoder(bytes.NewReader(stripBOM(payload)))
 	var doc yaml.Node
 	if err := dec.Decode(&doc); err != nil {
 		if errors.Is(err, io.EOF) {
-			return CloudConfig{}, errors.New("empty cloud-config")
+			return cloudDoc{}, errors.New("empty cloud-config")
 		}
-		return CloudConfig{}, errors.New("not valid YAML: " + yamlError(err))
+		return cloudDoc{}, errors.New("not valid YAML: " + yamlError(err))
 	}
 	var second yaml.Node
 	if err := dec.Decode(&second); !errors.Is(err, io.EOF) {
-		return CloudConfig{}, errors.New("more than one YAML document (cloud-init rejects that)")
+		return cloudDoc{}, errors.New("more than one YAML document (cloud-init rejects that)")
 	}
 	if err := checkTags(&doc); err != nil {
-		return CloudConfig{}, err
+		return cloudDoc{}, err
 	}
 	root := resolve(docRoot(&doc))
 	if root == nil || root.Tag == "!!null" {
-		return CloudConfig{}, errors.New("empty cloud-config")
+		return cloudDoc{}, errors.New("empty cloud-config")
 	}
 	if root.Kind != yaml.MappingNode {
-		return CloudConfig{}, errors.New("not a YAML mapping (key: value)")
+		return cloudDoc{}, errors.New("not a YAML mapping (key: value)")
 	}
-	c := CloudConfig{Values: map[string]*yaml.Node{}}
+	c := cloudDoc{Values: map[string]*yaml.Node{}}
 	for _, kv := range pairs(root) {
 		c.set(kv.key, resolve(kv.value))
 	}
 	return c, nil
 }
 
-func (c *CloudConfig) set(key string, v *yaml.Node) {
+func (c *cloudDoc) set(key string, v *yaml.Node) {
 	if c.Values == nil {
 		c.Values = map[string]*yaml.Node{}
 	}
@@ -60,11 +60,6 @@ func (c *CloudConfig) set(key string, v *yaml.Node) {
 	}
 	c.Values[key] = v
 }
-
-// Merge merges o into c with cloud-init's default merger (DefaultMergeType): each top-level key
-// of o replaces c's value whole; nothing is merged deeper and lists are not appended. A part that
-// says otherwise (merge_how, Merge-Type) merges by MergerFor and MergeWith.
-func (c *CloudConfig) Merge(o CloudConfig) { c.MergeWith(o, defaultMerger) }
 
 type pair struct {
 	key   string

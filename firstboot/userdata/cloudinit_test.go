@@ -82,7 +82,7 @@ func TestAgainstCloudInit(t *testing.T) {
 			}
 			var types []string
 			for _, p := range r.Parts {
-				if p.Type != TypeCloudConfigArchive { // cloud-init lists only the entries
+				if p.Type != typeCloudConfigArchive { // cloud-init lists only the entries
 					types = append(types, p.Type)
 				}
 			}

@@ -27,14 +27,14 @@ func FuzzParse(f *testing.F) {
 				t.Fatalf("Parse panicked: %s", n)
 			}
 		}
-		if len(r.Parts) > MaxParts {
+		if len(r.Parts) > maxParts {
 			t.Errorf("%d parts, more than MaxParts", len(r.Parts))
 		}
 		if r.Force == nil && !r.Marker && len(r.DropIns) == 0 && len(r.Notes) == 0 {
 			t.Error("no toggle and no note saying why")
 		}
 		for _, d := range r.DropIns {
-			if path.Dir(d.Name) != config.DropIn || !strings.HasSuffix(d.Name, ".yaml") || len(d.Data) > MaxDecompressed {
+			if path.Dir(d.Name) != config.DropIn || !strings.HasSuffix(d.Name, ".yaml") || len(d.Data) > maxDecompressed {
 				t.Errorf("drop-in %s (%d bytes) is not a firstboot.d/*.yaml within bounds", d.Name, len(d.Data))
 			}
 		}

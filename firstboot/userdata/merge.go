@@ -13,39 +13,39 @@ import (
 // before it; without either, the default "dict(replace)+list()+str()" applies, under which a
 // later part's top-level key replaces an earlier one's whole.
 
-// DefaultMergeType is how cloud-init merges a cloud-config part that says nothing else.
-const DefaultMergeType = "dict(replace)+list()+str()"
+// defaultMergeType is how cloud-init merges a cloud-config part that says nothing else.
+const defaultMergeType = "dict(replace)+list()+str()"
 
-// Merger says how one cloud-config merges into another: the options of cloud-init's dict, list
+// merger says how one cloud-config merges into another: the options of cloud-init's dict, list
 // and str mergers, for the types that its spec names (a type it does not name keeps the old
 // value, as in cloud-init: "list(append)" alone merges nothing into the top-level mapping).
-type Merger struct {
-	Dict, List, Str *MergeOpts
+type merger struct {
+	Dict, List, Str *mergeOpts
 }
 
-// MergeOpts are one merger's method ("replace", "no_replace", "append", "prepend") and options
+// mergeOpts are one merger's method ("replace", "no_replace", "append", "prepend") and options
 // ("recurse_array", "recurse_str", "recurse_dict", "allow_delete", "append").
-type MergeOpts struct {
+type mergeOpts struct {
 	Method string
 	Opts   map[string]bool
 }
 
-var defaultMerger = mustMerger(DefaultMergeType)
+var defaultMerger = mustMerger(defaultMergeType)
 
-func mustMerger(spec string) Merger {
-	var m Merger
+func mustMerger(spec string) merger {
+	var m merger
 	if err := m.addSpec(spec); err != nil {
 		panic(err)
 	}
 	return m
 }
 
-func (m Merger) empty() bool { return m.Dict == nil && m.List == nil && m.Str == nil }
+func (m merger) empty() bool { return m.Dict == nil && m.List == nil && m.Str == nil }
 
 var mergerName = regexp.MustCompile(`^([a-zA-Z_][A-Za-z0-9_]*)\((.*?)\)$`)
 
 // addSpec reads a merge spec such as "list(append)+dict(recurse_array)+str()".
-func (m *Merger) addSpec(spec string) error {
+func (m *merger) addSpec(spec string) error {
 	for _, item := range strings.Split(spec, "+") {
 		item = strings.ReplaceAll(strings.ToLower(strings.TrimSpace(item)), "-", "_")
 		if item == "" {
@@ -64,7 +64,7 @@ func (m *Merger) addSpec(spec string) error {
 
 // addNode reads a merge_how value: a spec string, or a list of {name, settings} mappings or
 // [name, option...] lists.
-func (m *Merger) addNode(n *yaml.Node) error {
+func (m *merger) addNode(n *yaml.Node) error {
 	if n == nil || n.Tag == "!!null" {
 		return nil
 	}
@@ -115,7 +115,7 @@ func scalarList(ns []*yaml.Node) []string {
 
 // add sets one named merger's options, unless an earlier merger already covers its type (the
 // first wins, as in cloud-init's LookupMerger).
-func (m *Merger) add(name string, opts []string) error {
+func (m *merger) add(name string, opts []string) error {
 	set := map[string]bool{}
 	for _, o := range opts {
 		if o = strings.ToLower(strings.TrimSpace(o)); o != "" {
@@ -143,7 +143,7 @@ func (m *Merger) add(name string, opts []string) error {
 			break
 		}
 	}
-	*slot = &MergeOpts{Method: method, Opts: set}
+	*slot = &mergeOpts{Method: method, Opts: set}
 	return nil
 }
 
@@ -169,7 +169,7 @@ func pyType(n *yaml.Node) string {
 
 // merge merges b into a as cloud-init's LookupMerger does; it builds new nodes and never
 // changes its inputs. depth bounds the recursion (the YAML parser already bounds nesting).
-func (m Merger) merge(a, b *yaml.Node, depth int) *yaml.Node {
+func (m merger) merge(a, b *yaml.Node, depth int) *yaml.Node {
 	a, b = resolve(a), resolve(b)
 	if depth > 64 {
 		return a
@@ -194,11 +194,11 @@ func (m Merger) merge(a, b *yaml.Node, depth int) *yaml.Node {
 	return a // no merger for this type: cloud-init keeps the old value
 }
 
-func (m Merger) mergeDict(a, b *yaml.Node, depth int) *yaml.Node {
+func (m merger) mergeDict(a, b *yaml.Node, depth int) *yaml.Node {
 	if pyType(b) != "dict" {
 		return a
 	}
-	out := CloudConfig{}
+	out := cloudDoc{}
 	for _, kv := range pairs(a) {
 		out.set(kv.key, kv.value)
 	}
@@ -222,7 +222,7 @@ func (m Merger) mergeDict(a, b *yaml.Node, depth int) *yaml.Node {
 	return out.node()
 }
 
-func (m Merger) mergeList(a, b *yaml.Node, depth int) *yaml.Node {
+func (m merger) mergeList(a, b *yaml.Node, depth int) *yaml.Node {
 	method := m.List.Method
 	if pyType(b) != "list" {
 		if method == "replace" {
@@ -269,7 +269,7 @@ func (m Merger) mergeList(a, b *yaml.Node, depth int) *yaml.Node {
 }
 
 // node turns c back into a YAML mapping.
-func (c CloudConfig) node() *yaml.Node {
+func (c cloudDoc) node() *yaml.Node {
 	n := &yaml.Node{Kind: yaml.MappingNode, Tag: "!!map"}
 	for _, k := range c.Keys {
 		n.Content = append(n.Content, &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Value: k}, c.Values[k])
@@ -277,7 +277,7 @@ func (c CloudConfig) node() *yaml.Node {
 	return n
 }
 
-func (c *CloudConfig) remove(key string) {
+func (c *cloudDoc) remove(key string) {
 	delete(c.Values, key)
 	for i, k := range c.Keys {
 		if k == key {
@@ -287,21 +287,21 @@ func (c *CloudConfig) remove(key string) {
 	}
 }
 
-// MergeWith merges o into c with m, as cloud-init merges a cloud-config part into the parts before.
-func (c *CloudConfig) MergeWith(o CloudConfig, m Merger) {
+// mergeWith merges o into c with m, as cloud-init merges a cloud-config part into the parts before.
+func (c *cloudDoc) mergeWith(o cloudDoc, m merger) {
 	merged := m.merge(c.node(), o.node(), 0)
-	out := CloudConfig{}
+	out := cloudDoc{}
 	for _, kv := range pairs(merged) {
 		out.set(kv.key, resolve(kv.value))
 	}
 	*c = out
 }
 
-// MergerFor returns how cloud-init merges a cloud-config part: by its merge_how key (else
+// mergerFor returns how cloud-init merges a cloud-config part: by its merge_how key (else
 // merge_type), which it removes from cc as cloud-init does, then its Merge-Type header; by
-// DefaultMergeType when neither says anything. An error means cloud-init skips the part.
-func MergerFor(cc *CloudConfig, header string) (Merger, error) {
-	var m Merger
+// defaultMergeType when neither says anything. An error means cloud-init skips the part.
+func mergerFor(cc *cloudDoc, header string) (merger, error) {
+	var m merger
 	for _, k := range []string{"merge_how", "merge_type"} {
 		v, ok := cc.Values[k]
 		if !ok {
@@ -312,12 +312,12 @@ func MergerFor(cc *CloudConfig, header string) (Merger, error) {
 			continue
 		}
 		if err := m.addNode(v); err != nil {
-			return Merger{}, err
+			return merger{}, err
 		}
 		break
 	}
 	if err := m.addSpec(header); err != nil {
-		return Merger{}, err
+		return merger{}, err
 	}
 	if m.empty() {
 		return defaultMerger, nil

@@ -93,7 +93,7 @@ func dropInCC(encoding, content string) []byte {
 
 func parseCases(t testing.TB) []parseCase {
 	dropIn := map[string]string{dropInPath: dropInYAML}
-	cc, sh := TypeCloudConfig, TypeShellScript
+	cc, sh := TypeCloudConfig, typeShellScript
 	return []parseCase{
 		// #cloud-config and the clearwater key.
 		{name: "cloud-config true", in: []byte(forceTrue), force: yes, types: []string{cc}},
@@ -198,12 +198,12 @@ func parseCases(t testing.TB) []parseCase {
 		{name: "MIME cloud-config without header", in: multipart("b", "Content-Type: text/cloud-config\n\nclearwater: {force_ipv6: true}\n"),
 			force: yes, types: []string{cc}},
 		{name: "MIME text/plain stays plain", in: multipart("b", "Content-Type: text/plain\n\nclearwater: {force_ipv6: true}\n"),
-			types: []string{TypePlain}, notes: []string{"no known header"}},
+			types: []string{typePlain}, notes: []string{"no known header"}},
 		{name: "MIME nested",
 			in:    multipart("outer", "Content-Type: multipart/alternative; boundary=inner\n\n--inner\nContent-Type: text/x-shellscript\n\n#!/bin/sh\n--inner\n\n"+forceTrue+"--inner--\n", "Content-Type: text/cloud-boothook\n\n#cloud-boothook\necho\n"),
-			force: yes, types: []string{sh, cc, TypeBoothook}, notes: []string{"boothook: seen, not run"}},
-		{name: "MIME nested too deep", in: nested(MaxDepth + 5), types: nil, notes: []string{"nested deeper than 8 levels"}},
-		{name: "MIME nested at the limit", in: nested(MaxDepth - 1), force: yes, types: []string{cc}},
+			force: yes, types: []string{sh, cc, typeBoothook}, notes: []string{"boothook: seen, not run"}},
+		{name: "MIME nested too deep", in: nested(maxDepth + 5), types: nil, notes: []string{"nested deeper than 8 levels"}},
+		{name: "MIME nested at the limit", in: nested(maxDepth - 1), force: yes, types: []string{cc}},
 		{name: "MIME no closing boundary", in: []byte("MIME-Version: 1.0\nContent-Type: multipart/mixed; boundary=b\n\npreamble\n--b\n\n" + forceTrue),
 			force: yes, types: []string{cc}},
 		{name: "MIME without boundary", in: []byte("MIME-Version: 1.0\nContent-Type: multipart/mixed\n\n--b\n\n" + forceTrue),
@@ -212,7 +212,7 @@ func parseCases(t testing.TB) []parseCase {
 		{name: "MIME header line folded", in: []byte("MIME-Version: 1.0\nContent-Type: multipart/mixed;\n boundary=\"x y\"\n\n--x y\n\n" + forceTrue + "--x y--\n"),
 			force: yes, types: []string{cc}},
 		{name: "mime-version after 4096 bytes is no MIME", in: []byte(strings.Repeat("\n", 4100) + "MIME-Version: 1.0\n"),
-			types: []string{TypeNotMultipart}, notes: []string{"no known header"}},
+			types: []string{typeNotMultipart}, notes: []string{"no known header"}},
 
 		// Several cloud-config parts: cloud-init's default merge, a later top-level key replaces.
 		{name: "merge: later clearwater replaces", in: multipart("b", "\n"+forceTrue, "\n"+forceFalse), force: no, types: []string{cc, cc}},
@@ -265,46 +265,46 @@ func parseCases(t testing.TB) []parseCase {
 		{name: "merge: unknown merger skips the part", in: multipart("b", "\n"+forceTrue, "\n"+forceFalse+"merge_how: 'foo()'\n"),
 			force: yes, types: []string{cc, cc}, notes: []string{`no merger named "foo"`}},
 		{name: "merge: archive entry Merge-Type", in: []byte("#cloud-config-archive\n- {type: text/cloud-config, content: 'write_files: [{path: /etc/clearwater/force_ipv6}]'}\n- {type: text/cloud-config, Merge-Type: 'list(append)+dict(recurse_array)', content: 'write_files: [{path: /tmp/x}]'}\n"),
-			marker: true, types: []string{TypeCloudConfigArchive, cc, cc}},
+			marker: true, types: []string{typeCloudConfigArchive, cc, cc}},
 
 		// Archives.
 		{name: "archive", in: []byte("#cloud-config-archive\n- type: text/x-shellscript\n  content: '#!/bin/sh'\n- |\n  #cloud-config\n  write_files: [{path: /etc/clearwater/force_ipv6}]\n- content: 'clearwater: {force_ipv6: true}'\n  filename: cw.yaml\n"),
-			force: yes, marker: true, types: []string{TypeCloudConfigArchive, sh, cc, cc}},
+			force: yes, marker: true, types: []string{typeCloudConfigArchive, sh, cc, cc}},
 		{name: "archive with typed cloud-config", in: []byte("#cloud-config-archive\n- {type: text/cloud-config, content: 'clearwater: {force_ipv6: false}'}\n"),
-			force: no, types: []string{TypeCloudConfigArchive, cc}},
+			force: no, types: []string{typeCloudConfigArchive, cc}},
 		{name: "archive, odd entries", in: []byte("#cloud-config-archive\n- {content: !!binary aGVsbG8=}\n- 42\n- [x]\n- {type: text/cloud-config, content: 'x: 1'}\n"),
-			types: []string{TypeCloudConfigArchive, TypeOctetStream, cc}, notes: []string{"entry 2: neither a string nor a mapping", "entry 3: neither a string nor a mapping"}},
+			types: []string{typeCloudConfigArchive, typeOctetStream, cc}, notes: []string{"entry 2: neither a string nor a mapping", "entry 3: neither a string nor a mapping"}},
 		{name: "archive, bad type", in: []byte("#cloud-config-archive\n- {content: 'clearwater: {force_ipv6: true}'}\n- {type: nonsense, content: x}\n"),
-			types: []string{TypeCloudConfigArchive}, notes: []string{`entry 2: type "nonsense" is not a MIME type: cloud-init fails on it`}},
+			types: []string{typeCloudConfigArchive}, notes: []string{`entry 2: type "nonsense" is not a MIME type: cloud-init fails on it`}},
 		{name: "archive not a list", in: []byte("#cloud-config-archive\nclearwater: {force_ipv6: true}\n"),
-			types: []string{TypeCloudConfigArchive}, notes: []string{"archive is not a YAML list"}},
-		{name: "archive bad YAML", in: []byte("#cloud-config-archive\n- [\n"), types: []string{TypeCloudConfigArchive},
+			types: []string{typeCloudConfigArchive}, notes: []string{"archive is not a YAML list"}},
+		{name: "archive bad YAML", in: []byte("#cloud-config-archive\n- [\n"), types: []string{typeCloudConfigArchive},
 			notes: []string{"archive is not valid YAML"}},
 		{name: "notes are bounded", in: []byte("#cloud-config\nwrite_files: [" + strings.Repeat("1,", 5000) + "]\n"), types: []string{cc},
 			notes: []string{"write_files entry 150 is", "more notes left out"}},
 		{name: "archive in MIME", in: multipart("b", "Content-Type: text/cloud-config-archive\n\n- {content: '#cloud-config\n\n    clearwater: {force_ipv6: true}'}\n"),
-			force: yes, types: []string{TypeCloudConfigArchive, cc}},
+			force: yes, types: []string{typeCloudConfigArchive, cc}},
 
 		// Formats that are seen and noted, never interpreted.
-		{name: "boothook", in: []byte("#cloud-boothook\ntouch /etc/clearwater/force_ipv6\n"), types: []string{TypeBoothook}, notes: []string{"boothook: seen, not run"}},
+		{name: "boothook", in: []byte("#cloud-boothook\ntouch /etc/clearwater/force_ipv6\n"), types: []string{typeBoothook}, notes: []string{"boothook: seen, not run"}},
 		{name: "script", in: []byte("#!/bin/bash\ntouch /etc/clearwater/force_ipv6\n"), types: []string{sh}, notes: []string{"shell script: seen, not run"}},
-		{name: "include", in: []byte("#include\nhttp://a.example/x\n\nhttps://b.example/y\n"), types: []string{TypeInclude}, notes: []string{"include of 2 URL(s): never fetched"}},
-		{name: "include-once", in: []byte("#include-once http://a.example/x\n"), types: []string{TypeIncludeOnce}, notes: []string{"include of 1 URL(s): never fetched"}},
-		{name: "part-handler", in: []byte("#part-handler\ndef list_types(): return []\n"), types: []string{TypePartHandler}, notes: []string{"part handler: seen, not run"}},
+		{name: "include", in: []byte("#include\nhttp://a.example/x\n\nhttps://b.example/y\n"), types: []string{typeInclude}, notes: []string{"include of 2 URL(s): never fetched"}},
+		{name: "include-once", in: []byte("#include-once http://a.example/x\n"), types: []string{typeIncludeOnce}, notes: []string{"include of 1 URL(s): never fetched"}},
+		{name: "part-handler", in: []byte("#part-handler\ndef list_types(): return []\n"), types: []string{typePartHandler}, notes: []string{"part handler: seen, not run"}},
 		{name: "jsonp", in: []byte("#cloud-config-jsonp\n[{\"op\": \"add\", \"path\": \"/clearwater\", \"value\": {\"force_ipv6\": true}}]\n"),
-			types: []string{TypeCloudConfigJSONP}, notes: []string{"JSON patch: not interpreted"}},
+			types: []string{typeCloudConfigJSONP}, notes: []string{"JSON patch: not interpreted"}},
 
 		// Jinja: best effort.
 		{name: "jinja cloud-config", in: []byte("## template: jinja\n#cloud-config\nclearwater: {force_ipv6: true}\nhostname: {{ v1.local_hostname }}\n"),
-			force: yes, types: []string{TypeJinja}, notes: []string{"jinja template read without rendering"}},
+			force: yes, types: []string{typeJinja}, notes: []string{"jinja template read without rendering"}},
 		{name: "jinja with control blocks", in: []byte("## template: jinja\n#cloud-config\n{% if v1.region == 'x' %}\nclearwater: {force_ipv6: true}\n{% endif %}\n"),
-			types: []string{TypeJinja}, notes: []string{"cloud-config not read: not valid YAML"}},
+			types: []string{typeJinja}, notes: []string{"cloud-config not read: not valid YAML"}},
 		{name: "jinja script", in: []byte("## template: jinja\n#!/bin/sh\necho {{ v1.region }}\n"),
-			types: []string{TypeJinja}, notes: []string{"its body is not cloud-config"}},
+			types: []string{typeJinja}, notes: []string{"its body is not cloud-config"}},
 
 		// Unreadable input.
-		{name: "empty", in: nil, types: []string{TypeNotMultipart}, notes: []string{"no readable cloud-config"}},
-		{name: "garbage", in: []byte{0, 1, 2, 0xff, 0xfe, '#', 'c'}, types: []string{TypeNotMultipart}, notes: []string{"no known header"}},
+		{name: "empty", in: nil, types: []string{typeNotMultipart}, notes: []string{"no readable cloud-config"}},
+		{name: "garbage", in: []byte{0, 1, 2, 0xff, 0xfe, '#', 'c'}, types: []string{typeNotMultipart}, notes: []string{"no known header"}},
 		{name: "empty cloud-config", in: []byte("#cloud-config\n"), types: []string{cc}, notes: []string{"empty cloud-config"}},
 		{name: "bad YAML", in: []byte("#cloud-config\nclearwater: {force_ipv6: true\n"), types: []string{cc}, notes: []string{"not valid YAML"}},
 		{name: "tabs YAML", in: []byte("#cloud-config\nclearwater:\n\tforce_ipv6: true\n"), types: []string{cc}, notes: []string{"not valid YAML"}},
@@ -315,17 +315,17 @@ func parseCases(t testing.TB) []parseCase {
 		{name: "safe YAML tags", in: []byte("#cloud-config\nclearwater: !!map {force_ipv6: !!bool true}\nd: !!timestamp 2001-12-14\ns: !!set {x}\no: !!omap [{x: 1}]\nl: !<tag:yaml.org,2002:str> x\n"),
 			force: yes, types: []string{cc}},
 		{name: "archive with a local tag", in: []byte("#cloud-config-archive\n- !foo 'clearwater: {force_ipv6: true}'\n"),
-			types: []string{TypeCloudConfigArchive}, notes: []string{"archive is not valid YAML"}},
+			types: []string{typeCloudConfigArchive}, notes: []string{"archive is not valid YAML"}},
 		{name: "YAML list", in: []byte("#cloud-config\n- clearwater\n"), types: []string{cc}, notes: []string{"not a YAML mapping"}},
 		{name: "two YAML documents", in: []byte(forceTrue + "---\nfoo: 1\n"), types: []string{cc}, notes: []string{"more than one YAML document"}},
-		{name: "truncated gzip", in: gz(t, []byte(forceTrue))[:20], types: []string{TypeNotMultipart}, notes: []string{"does not decompress", "read as it is"}},
-		{name: "gzip bomb", in: gz(t, make([]byte, MaxDecompressed+1)), notes: []string{"more than 16 MiB decompressed"}, heavy: true},
-		{name: "gzip just under the bound", in: gz(t, append([]byte(forceTrue+"#"), bytes.Repeat([]byte{' '}, MaxDecompressed-len(forceTrue)-2)...)),
+		{name: "truncated gzip", in: gz(t, []byte(forceTrue))[:20], types: []string{typeNotMultipart}, notes: []string{"does not decompress", "read as it is"}},
+		{name: "gzip bomb", in: gz(t, make([]byte, maxDecompressed+1)), notes: []string{"more than 16 MiB decompressed"}, heavy: true},
+		{name: "gzip just under the bound", in: gz(t, append([]byte(forceTrue+"#"), bytes.Repeat([]byte{' '}, maxDecompressed-len(forceTrue)-2)...)),
 			force: yes, types: []string{cc}, heavy: true},
 		{name: "gzip cloud-config", in: gz(t, []byte(forceTrue)), force: yes, types: []string{cc}},
 		{name: "gzip MIME", in: gz(t, testdata(t, "make-mime.txt")), force: yes, types: []string{cc, sh}},
 		{name: "64 KiB+ cloud-config", in: big(70 << 10), force: yes, types: []string{cc}},
-		{name: "too many parts", in: manyParts(MaxParts + 10), force: yes, types: repeat(sh, MaxParts-1, cc), notes: []string{"more than 1000 parts"}},
+		{name: "too many parts", in: manyParts(maxParts + 10), force: yes, types: repeat(sh, maxParts-1, cc), notes: []string{"more than 1000 parts"}},
 	}
 }
 
@@ -350,14 +350,14 @@ func big(n int) []byte {
 	return []byte(b.String())
 }
 
-// manyParts is a multipart message of n-1 scripts then the toggle, which lies beyond MaxParts
-// when n > MaxParts; the last part read is forceTrue moved to MaxParts.
+// manyParts is a multipart message of n-1 scripts then the toggle, which lies beyond maxParts
+// when n > maxParts; the last part read is forceTrue moved to maxParts.
 func manyParts(n int) []byte {
 	var parts []string
 	for i := 0; i < n; i++ {
 		parts = append(parts, "\n#!/bin/sh")
 	}
-	parts[MaxParts-1] = "\n" + forceTrue
+	parts[maxParts-1] = "\n" + forceTrue
 	return multipart("b", parts...)
 }
 
@@ -426,37 +426,37 @@ func show(b *bool) string {
 
 func TestSniff(t *testing.T) {
 	for in, want := range map[string]string{
-		"#cloud-config-archive\n":     TypeCloudConfigArchive,
+		"#cloud-config-archive\n":     typeCloudConfigArchive,
 		"#CLOUD-CONFIG\n":             TypeCloudConfig,
 		"#cloud-configs":              TypeCloudConfig,
-		"#include-once x":             TypeIncludeOnce,
-		"#include x":                  TypeInclude,
-		"  \r\n#!/bin/sh":             TypeShellScript,
-		"## Template: JINJA\n":        TypeJinja,
+		"#include-once x":             typeIncludeOnce,
+		"#include x":                  typeInclude,
+		"  \r\n#!/bin/sh":             typeShellScript,
+		"## Template: JINJA\n":        typeJinja,
 		"## template:jinja\n":         "",
 		"\ufeff#cloud-config":         TypeCloudConfig,
-		"\u00a0\u2003#!":              TypeShellScript,
+		"\u00a0\u2003#!":              typeShellScript,
 		"text/x-shellscript-per-boot": "text/x-shellscript-per-boot",
 		"# cloud-config":              "",
 		"":                            "",
 		"\xff#!":                      "",
 	} {
-		if got := Sniff([]byte(in)); got != want {
+		if got := sniff([]byte(in)); got != want {
 			t.Errorf("Sniff(%q) = %q, want %q", in, got, want)
 		}
 	}
 }
 
 func TestCloudConfigMerge(t *testing.T) {
-	a, err := DecodeCloudConfig([]byte("a: 1\nb: [1, 2]\nc: {x: 1}\n"))
+	a, err := decodeCloudConfig([]byte("a: 1\nb: [1, 2]\nc: {x: 1}\n"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	b, err := DecodeCloudConfig([]byte("#cloud-config\nb: [3]\nc: {y: 2}\nd: 4\n"))
+	b, err := decodeCloudConfig([]byte("#cloud-config\nb: [3]\nc: {y: 2}\nd: 4\n"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	a.Merge(b)
+	a.mergeWith(b, defaultMerger) // cloud-init's default: each top-level key of b replaces a's whole
 	if want := []string{"a", "b", "c", "d"}; !reflect.DeepEqual(a.Keys, want) {
 		t.Errorf("keys = %q, want %q", a.Keys, want)
 	}

@@ -17,23 +17,15 @@ const (
 	// DropInPath is the write_files drop-in that carries the helper's settings. Its name sorts
 	// after the usual baked drop-ins, so that per-instance settings win over baked ones.
 	DropInPath = config.DropIn + "/90-clearwater-userdata.yaml"
-	// MergeType is the Merge-Type header of the part that Render adds to MIME user-data: cloud-init
+	// ourMergeType is the Merge-Type header of the part that Render adds to MIME user-data: cloud-init
 	// then appends its write_files to the operator's instead of replacing them, and keeps every
 	// other key the operator set.
-	MergeType = "list(append)+dict(no_replace,recurse_list)+str()"
-	// MaxEncoded is OpenStack Nova's limit on user_data, which it checks base64-encoded.
-	MaxEncoded = 65535
+	ourMergeType = "list(append)+dict(no_replace,recurse_list)+str()"
+	// maxEncoded is OpenStack Nova's limit on user_data, which it checks base64-encoded.
+	maxEncoded = 65535
 	// ContentTypeMultipart and ContentTypeGzip are the other content types Render reports.
 	ContentTypeMultipart = "multipart/mixed"
 	ContentTypeGzip      = "application/gzip"
-)
-
-// Where the toggle comes from when user-data alone is read, as the helper's force_source says.
-const (
-	SourceKey        = "user-data:clearwater"
-	SourceWriteFiles = "user-data:write_files"
-	SourceConfig     = "config"
-	SourceNone       = "none"
 )
 
 // dropInHeader is the comment at the top of the rendered drop-in.
@@ -61,9 +53,9 @@ type Rendered struct {
 	ContentType string
 	// ForceIPv6 and ForceSource are the toggle as the helper reads it from this user-data alone
 	// (a marker file or config baked into the image may still decide when ForceSource is
-	// SourceNone); ForceSource is one of the Source constants.
+	// SourceNone).
 	ForceIPv6   bool
-	ForceSource string
+	ForceSource Source
 	// Settings is what the drop-in DropInPath sets (ForceIPv6 included when the toggle is false);
 	// zero when Render wrote no drop-in.
 	Settings config.Partial
@@ -85,7 +77,7 @@ func (a additions) empty() bool      { return !a.writeFiles() && a.key == nil }
 // is merged key by key (its comments and write_files kept, ours appended); any other base becomes
 // MIME multipart with ours as an extra cloud-config part whose Merge-Type appends to the
 // operator's lists. A gzip base is unpacked first; gz compresses the result. The base's own toggle
-// or drop-ins that contradict add, and a result over MaxEncoded base64-encoded, are errors.
+// or drop-ins that contradict add, and a result over maxEncoded base64-encoded, are errors.
 func Render(base []byte, add Addition, gz bool) (r Rendered, err error) {
 	defer func() {
 		if v := recover(); v != nil { // a bug (or the YAML library) must not take the plugin down
@@ -144,7 +136,7 @@ func plan(add Addition, view Result) (additions, error) {
 	var a additions
 	if f := add.ForceIPv6; f != nil {
 		if view.Force != nil && *view.Force != *f {
-			return a, fmt.Errorf("base_user_data sets %s.%s: %t, which contradicts force_ipv6 = %t", ConfigKey, ForceKey, *view.Force, *f)
+			return a, fmt.Errorf("base_user_data sets %s.%s: %t, which contradicts force_ipv6 = %t", configKey, forceKey, *view.Force, *f)
 		}
 		if view.Marker && !*f {
 			return a, fmt.Errorf("base_user_data has a write_files entry for %s, which forces IPv6 and contradicts force_ipv6 = false", MarkerPath)
@@ -196,31 +188,13 @@ func checkDropIns(dropIns []config.Source, ours config.Partial) error {
 
 // conflict names the first key that both set, to different values.
 func conflict(a, b config.Partial) (string, bool) {
-	va, vb := reflect.ValueOf(a), reflect.ValueOf(b)
-	for i := range va.NumField() {
-		x, y := va.Field(i), vb.Field(i)
-		if !x.IsNil() && !y.IsNil() && !reflect.DeepEqual(x.Interface(), y.Interface()) {
-			return config.Keys[i], true
+	for _, k := range config.Keys {
+		x, y := a.Value(k), b.Value(k)
+		if x != nil && y != nil && !reflect.DeepEqual(x, y) {
+			return k, true
 		}
 	}
 	return "", false
-}
-
-// Toggle applies the helper's precedence to user-data alone: the clearwater key, then a
-// write_files marker, then force_ipv6 in the user-data drop-ins (in the order they apply). A
-// marker file or config baked into the image decides only when source is SourceNone.
-func (r Result) Toggle() (force bool, source string) {
-	switch {
-	case r.Force != nil:
-		return *r.Force, SourceKey
-	case r.Marker:
-		return true, SourceWriteFiles
-	}
-	cfg, _, _ := config.Merge(config.SortDropIns(r.DropIns))
-	if cfg.Origin[ForceKey] != "" {
-		return cfg.ForceIPv6, SourceConfig
-	}
-	return false, SourceNone
 }
 
 // readBack reads the rendered user-data with the helper's own parser, which merges parts as
@@ -263,8 +237,8 @@ func finish(r Rendered, gz bool) (Rendered, error) {
 		w.Close()
 		r.Data, r.ContentType = b.Bytes(), ContentTypeGzip
 	}
-	if n := base64.StdEncoding.EncodedLen(len(r.Data)); n > MaxEncoded {
-		return Rendered{}, fmt.Errorf("user-data is %d bytes, %d base64-encoded: over OpenStack's limit of %d bytes (Nova's user_data); shorten base_user_data or set gzip = true", len(r.Data), n, MaxEncoded)
+	if n := base64.StdEncoding.EncodedLen(len(r.Data)); n > maxEncoded {
+		return Rendered{}, fmt.Errorf("user-data is %d bytes, %d base64-encoded: over OpenStack's limit of %d bytes (Nova's user_data); shorten base_user_data or set gzip = true", len(r.Data), n, maxEncoded)
 	}
 	return r, nil
 }

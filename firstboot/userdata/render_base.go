@@ -30,7 +30,7 @@ type base struct {
 // not read or would ignore.
 func readBase(data []byte) (base, error) {
 	if isGzip(data) {
-		out, err := (&budget{MaxDecompressed}).gunzip(data)
+		out, err := (&budget{maxDecompressed}).gunzip(data)
 		if err != nil {
 			return base{}, fmt.Errorf("base_user_data looks gzip-compressed but does not decompress: %v", err)
 		}
@@ -41,19 +41,19 @@ func readBase(data []byte) (base, error) {
 		b.kind = baseEmpty
 		return b, nil
 	}
-	s := split(data, &budget{MaxDecompressed})
+	s := split(data, &budget{maxDecompressed})
 	if s.failed {
 		return base{}, fmt.Errorf("base_user_data is not readable user-data: %s", strings.Join(s.notes, "; "))
 	}
 	b.view = Parse(data)
-	switch t := Sniff(data); {
+	switch t := sniff(data); {
 	case isMIME(data):
 		b.kind, b.typ, b.mime = baseWrapped, ContentTypeMultipart, true
-	case HasBOM(data):
+	case hasBOM(data):
 		return base{}, errors.New("base_user_data starts with a UTF-8 byte-order mark, which cloud-init does not accept (it ignores such user-data): remove it")
 	case t == TypeCloudConfig:
 		b.kind, b.typ = baseCloudConfig, t
-		if _, err := DecodeCloudConfig(data); err != nil && err.Error() != "empty cloud-config" {
+		if _, err := decodeCloudConfig(data); err != nil && err.Error() != "empty cloud-config" {
 			return base{}, fmt.Errorf("base_user_data is #cloud-config but %v", err)
 		}
 	case t != "":
@@ -98,7 +98,7 @@ func wrapMIME(b base, ours []byte) []byte {
 	fmt.Fprintf(&m, "\n--%s\n", boundary)
 	writePart(&m, TypeCloudConfig, []string{
 		`Content-Disposition: attachment; filename="clearwater-userdata.cfg"`,
-		"Merge-Type: " + MergeType,
+		"Merge-Type: " + ourMergeType,
 	}, ours)
 	fmt.Fprintf(&m, "\n--%s--\n", boundary)
 	return m.Bytes()

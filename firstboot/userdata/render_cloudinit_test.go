@@ -123,7 +123,7 @@ type mergeView struct {
 }
 
 // toggle is the helper's precedence on cloud-init's merged view.
-func (v mergeView) toggle() (bool, string) {
+func (v mergeView) toggle() (bool, Source) {
 	var srcs []config.Source
 	for _, d := range v.DropIns {
 		srcs = append(srcs, config.Source{Name: d.Path, Data: []byte(d.Content), Soft: true})

@@ -147,7 +147,7 @@ func TestRenderEveryBase(t *testing.T) {
 
 // wantToggle is the helper's precedence on Parse's result (written out again here, so that the
 // test does not trust Render's own code for it).
-func wantToggle(p Result) (bool, string) {
+func wantToggle(p Result) (bool, Source) {
 	if p.Force != nil {
 		return *p.Force, SourceKey
 	}
@@ -219,15 +219,15 @@ func checkBaseKept(t *testing.T, base, out []byte) {
 	t.Helper()
 	plainBase := base
 	if isGzip(base) {
-		plainBase, _ = (&budget{MaxDecompressed}).gunzip(base)
+		plainBase, _ = (&budget{maxDecompressed}).gunzip(base)
 	}
 	if len(bytes.TrimSpace(plainBase)) == 0 {
 		return
 	}
 	if isGzip(out) {
-		out, _ = (&budget{MaxDecompressed}).gunzip(out)
+		out, _ = (&budget{maxDecompressed}).gunzip(out)
 	}
-	if Sniff(plainBase) == TypeCloudConfig && !isMIME(plainBase) {
+	if sniff(plainBase) == TypeCloudConfig && !isMIME(plainBase) {
 		checkKeysKept(t, plainBase, out)
 		return
 	}
@@ -245,7 +245,7 @@ func checkBaseKept(t *testing.T, base, out []byte) {
 
 func checkKeysKept(t *testing.T, base, out []byte) {
 	t.Helper()
-	was, err := DecodeCloudConfig(base)
+	was, err := decodeCloudConfig(base)
 	if err != nil {
 		if strings.Contains(err.Error(), "empty") {
 			if !bytes.HasPrefix(out, base) {
@@ -255,7 +255,7 @@ func checkKeysKept(t *testing.T, base, out []byte) {
 		}
 		t.Fatal(err)
 	}
-	now, err := DecodeCloudConfig(out)
+	now, err := decodeCloudConfig(out)
 	if err != nil {
 		t.Fatalf("the result is not cloud-config: %v\n%s", err, out)
 	}
@@ -266,7 +266,7 @@ func checkKeysKept(t *testing.T, base, out []byte) {
 			if a.Kind == yaml.SequenceNode && (b == nil || len(b.Content) < len(a.Content) || yamlText(t, &yaml.Node{Kind: yaml.SequenceNode, Content: b.Content[:len(a.Content)]}) != yamlText(t, a)) {
 				t.Errorf("write_files: the operator's entries are not kept first:\n%s", out)
 			}
-		case ConfigKey:
+		case configKey:
 			if b == nil || b.Kind != yaml.MappingNode || len(b.Content) < len(a.Content) {
 				t.Errorf("%s: the operator's fields are not kept", k)
 			}
@@ -299,8 +299,8 @@ func checkContentType(t *testing.T, r Rendered) {
 	want := TypeCloudConfig
 	if isMIME(r.Data) {
 		want = ContentTypeMultipart
-	} else if Sniff(r.Data) != TypeCloudConfig {
-		want = Sniff(r.Data)
+	} else if sniff(r.Data) != TypeCloudConfig {
+		want = sniff(r.Data)
 	}
 	if r.ContentType != want {
 		t.Errorf("content type %q, the data is %q", r.ContentType, want)
@@ -324,7 +324,7 @@ func TestRenderMIMEPartCarriesMergeType(t *testing.T) {
 		t.Fatal(err)
 	}
 	parts, _ := Split(r.Data)
-	if len(parts) != 2 || parts[0].Type != TypeShellScript || parts[1].Type != TypeCloudConfig || parts[1].MergeType != MergeType {
+	if len(parts) != 2 || parts[0].Type != typeShellScript || parts[1].Type != TypeCloudConfig || parts[1].MergeType != ourMergeType {
 		t.Fatalf("parts %+v", parts)
 	}
 	again, err := Render([]byte("#!/bin/sh\necho hi\n"), Addition{ForceIPv6: ref(true)}, false)
@@ -434,7 +434,7 @@ func TestRenderSizeLimit(t *testing.T) {
 	}
 	checkRoundTrip(t, r, Addition{ForceIPv6: ref(true)})
 	// Exactly at the limit is accepted: 49149 bytes are 65532 base64-encoded, 49152 are 65536.
-	if got := base64.StdEncoding.EncodedLen(49152); got <= MaxEncoded {
+	if got := base64.StdEncoding.EncodedLen(49152); got <= maxEncoded {
 		t.Fatalf("arithmetic: %d", got)
 	}
 }
@@ -453,7 +453,7 @@ func TestRenderGzip(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			un, err := (&budget{MaxDecompressed}).gunzip(gz.Data)
+			un, err := (&budget{maxDecompressed}).gunzip(gz.Data)
 			if err != nil || !bytes.Equal(un, plain.Data) || gz.ContentType != ContentTypeGzip {
 				t.Fatalf("gzip output is not the plain output compressed (err %v, type %s)", err, gz.ContentType)
 			}
@@ -579,7 +579,7 @@ func genAddition(rng *rand.Rand) Addition {
 // late drop-ins contradict the inputs, or a wrapped base hides its helper files from the parser.
 func expectedError(base []byte, add Addition) bool {
 	if isGzip(base) {
-		base, _ = (&budget{MaxDecompressed}).gunzip(base)
+		base, _ = (&budget{maxDecompressed}).gunzip(base)
 	}
 	p := Parse(base)
 	if f := add.ForceIPv6; f != nil && (p.Force != nil && *p.Force != *f || p.Marker && !*f) {

@@ -18,7 +18,7 @@ func (a additions) cloudConfig() ([]byte, error) {
 		root.Content = append(root.Content, strNode("write_files"), &yaml.Node{Kind: yaml.SequenceNode, Content: a.fileNodes()})
 	}
 	if a.key != nil {
-		root.Content = append(root.Content, strNode(ConfigKey), a.keyNode())
+		root.Content = append(root.Content, strNode(configKey), a.keyNode())
 	}
 	if len(root.Content) == 0 {
 		return []byte(ourHeader + "{}\n"), nil // an empty mapping: cloud-init's schema wants one
@@ -44,7 +44,7 @@ func (a additions) fileNodes() []*yaml.Node {
 }
 
 func (a additions) keyNode() *yaml.Node {
-	return mapNode(ForceKey, &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!bool", Value: fmt.Sprint(*a.key)})
+	return mapNode(forceKey, &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!bool", Value: fmt.Sprint(*a.key)})
 }
 
 func strNode(s string) *yaml.Node { return &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Value: s} }
@@ -111,7 +111,7 @@ func mergeCloudConfig(data []byte, a additions) ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("base_user_data: cannot write the merged cloud-config: %v", err)
 	}
-	if Sniff(out) != TypeCloudConfig { // the header was not a comment that yaml.v3 kept in front
+	if sniff(out) != TypeCloudConfig { // the header was not a comment that yaml.v3 kept in front
 		out = append([]byte("#cloud-config\n"), out...)
 	}
 	return out, nil
@@ -156,16 +156,16 @@ func appendTo(root *yaml.Node, key string, entries []*yaml.Node) error {
 // addKey sets clearwater.force_ipv6, adding the key or the field. The base's own force_ipv6 was
 // already checked (a contradiction is an error, an agreement writes nothing).
 func addKey(root *yaml.Node, a additions) error {
-	own, merged := ownValue(root, ConfigKey)
+	own, merged := ownValue(root, configKey)
 	switch {
 	case merged:
-		return fmt.Errorf("base_user_data's %s comes from a YAML merge key (<<): write it as a plain key", ConfigKey)
+		return fmt.Errorf("base_user_data's %s comes from a YAML merge key (<<): write it as a plain key", configKey)
 	case own == nil:
-		root.Content = append(root.Content, strNode(ConfigKey), a.keyNode())
+		root.Content = append(root.Content, strNode(configKey), a.keyNode())
 	case own.Kind == yaml.MappingNode:
 		own.Content = append(own.Content, a.keyNode().Content...)
 	default:
-		return fmt.Errorf("base_user_data's %s is %s, not a mapping such as {%s: false}", ConfigKey, describe(own), ForceKey)
+		return fmt.Errorf("base_user_data's %s is %s, not a mapping such as {%s: false}", configKey, describe(own), forceKey)
 	}
 	return nil
 }

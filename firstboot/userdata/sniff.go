@@ -9,17 +9,17 @@ import (
 // Content types of user-data parts, as cloud-init names them.
 const (
 	TypeCloudConfig        = "text/cloud-config"
-	TypeCloudConfigArchive = "text/cloud-config-archive"
-	TypeCloudConfigJSONP   = "text/cloud-config-jsonp"
-	TypeShellScript        = "text/x-shellscript"
-	TypeBoothook           = "text/cloud-boothook"
-	TypeInclude            = "text/x-include-url"
-	TypeIncludeOnce        = "text/x-include-once-url"
-	TypePartHandler        = "text/part-handler"
-	TypeJinja              = "text/jinja2"
-	TypePlain              = "text/plain"
-	TypeNotMultipart       = "text/x-not-multipart"
-	TypeOctetStream        = "application/octet-stream"
+	typeCloudConfigArchive = "text/cloud-config-archive"
+	typeCloudConfigJSONP   = "text/cloud-config-jsonp"
+	typeShellScript        = "text/x-shellscript"
+	typeBoothook           = "text/cloud-boothook"
+	typeInclude            = "text/x-include-url"
+	typeIncludeOnce        = "text/x-include-once-url"
+	typePartHandler        = "text/part-handler"
+	typeJinja              = "text/jinja2"
+	typePlain              = "text/plain"
+	typeNotMultipart       = "text/x-not-multipart"
+	typeOctetStream        = "application/octet-stream"
 )
 
 // prefixes maps the start of a payload to its type, longest prefix first, as cloud-init's
@@ -29,21 +29,21 @@ var prefixes = []struct{ prefix, typ string }{
 	{"text/x-shellscript-per-instance", "text/x-shellscript-per-instance"},
 	{"text/x-shellscript-per-boot", "text/x-shellscript-per-boot"},
 	{"text/x-shellscript-per-once", "text/x-shellscript-per-once"},
-	{"#cloud-config-archive", TypeCloudConfigArchive},
-	{"#cloud-config-jsonp", TypeCloudConfigJSONP},
-	{"## template: jinja", TypeJinja},
-	{"#cloud-boothook", TypeBoothook},
-	{"#include-once", TypeIncludeOnce},
-	{"#part-handler", TypePartHandler},
+	{"#cloud-config-archive", typeCloudConfigArchive},
+	{"#cloud-config-jsonp", typeCloudConfigJSONP},
+	{"## template: jinja", typeJinja},
+	{"#cloud-boothook", typeBoothook},
+	{"#include-once", typeIncludeOnce},
+	{"#part-handler", typePartHandler},
 	{"#cloud-config", TypeCloudConfig},
-	{"#include", TypeInclude},
-	{"#!", TypeShellScript},
+	{"#include", typeInclude},
+	{"#!", typeShellScript},
 }
 
-// Sniff returns the type that cloud-init gives a payload from how it starts (leading white space
+// sniff returns the type that cloud-init gives a payload from how it starts (leading white space
 // skipped, letters compared without case), or "" when no known prefix matches. Unlike cloud-init,
-// it also skips a leading UTF-8 byte-order mark; HasBOM tells when that made the difference.
-func Sniff(payload []byte) string {
+// it also skips a leading UTF-8 byte-order mark; hasBOM tells when that made the difference.
+func sniff(payload []byte) string {
 	p := trimLeadingSpace(bytes.TrimPrefix(payload, bom))
 	for _, x := range prefixes {
 		if len(p) >= len(x.prefix) && bytes.EqualFold(p[:len(x.prefix)], []byte(x.prefix)) {
@@ -55,9 +55,9 @@ func Sniff(payload []byte) string {
 
 var bom = []byte("\ufeff")
 
-// HasBOM reports whether payload starts with a UTF-8 byte-order mark, which cloud-init does not
+// hasBOM reports whether payload starts with a UTF-8 byte-order mark, which cloud-init does not
 // skip: such a part is ignored by cloud-init itself.
-func HasBOM(payload []byte) bool { return bytes.HasPrefix(payload, bom) }
+func hasBOM(payload []byte) bool { return bytes.HasPrefix(payload, bom) }
 
 // trimLeadingSpace skips white space as Python's str.lstrip does, invalid UTF-8 included (cloud-init
 // decodes text parts with surrogate escapes, so such bytes stop the trim rather than fail it).

@@ -15,13 +15,13 @@ import (
 
 // Bounds that keep hostile user-data from exhausting the helper.
 const (
-	// MaxDecompressed bounds the bytes that gzip may produce across one Parse (a zip bomb stops
+	// maxDecompressed bounds the bytes that gzip may produce across one Parse (a zip bomb stops
 	// there).
-	MaxDecompressed = 16 << 20
-	// MaxDepth bounds the nesting of multipart containers.
-	MaxDepth = 8
-	// MaxParts bounds how many parts one Parse reads.
-	MaxParts = 1000
+	maxDecompressed = 16 << 20
+	// maxDepth bounds the nesting of multipart containers.
+	maxDepth = 8
+	// maxParts bounds how many parts one Parse reads.
+	maxParts = 1000
 )
 
 // gzipTypes are the part types that cloud-init decompresses (user_data.DECOMP_TYPES).
@@ -47,10 +47,10 @@ type splitter struct {
 
 // Split unpacks user-data into its parts, in order, as cloud-init does before it runs its part
 // handlers: a gzip blob is decompressed, MIME multipart is walked (transfer encodings and
-// gzip-typed parts decoded, text/plain and text/x-not-multipart parts typed by Sniff), and a
+// gzip-typed parts decoded, text/plain and text/x-not-multipart parts typed by sniff), and a
 // #cloud-config-archive is exploded into its entries. Notes say what could not be read.
 func Split(data []byte) ([]Part, []string) {
-	s := split(data, &budget{MaxDecompressed})
+	s := split(data, &budget{maxDecompressed})
 	return s.parts, s.notes
 }
 
@@ -92,12 +92,12 @@ func (s *splitter) blob(data []byte) {
 		s.message(data, 0)
 		return
 	}
-	s.add(Part{Type: TypeNotMultipart, Payload: data})
+	s.add(Part{Type: typeNotMultipart, Payload: data})
 }
 
 func isGzip(b []byte) bool { return len(b) >= 2 && b[0] == 0x1f && b[1] == 0x8b }
 
-var errTooBig = fmt.Errorf("more than %d MiB decompressed in all", MaxDecompressed>>20)
+var errTooBig = fmt.Errorf("more than %d MiB decompressed in all", maxDecompressed>>20)
 
 // budget is what gzip may still produce in one Parse: it bounds the whole blob, gzip-typed parts
 // and gzip-encoded write_files together, so that no mix of them adds up to a zip bomb.
@@ -131,13 +131,13 @@ func (p *Part) addNote(s string) {
 // message walks one MIME entity: containers are descended into, leaves become parts.
 func (s *splitter) message(msg []byte, depth int) {
 	h, body := readHeader(msg)
-	typ, params := contentType(h, TypePlain)
+	typ, params := contentType(h, typePlain)
 	if !strings.HasPrefix(typ, "multipart/") {
 		s.leaf(h, typ, body)
 		return
 	}
-	if depth >= MaxDepth {
-		s.note("multipart nested deeper than %d levels: the inner parts are not read", MaxDepth)
+	if depth >= maxDepth {
+		s.note("multipart nested deeper than %d levels: the inner parts are not read", maxDepth)
 		return
 	}
 	boundary := params["boundary"]
@@ -172,7 +172,7 @@ func (s *splitter) leaf(h header, typ string, body []byte) {
 			s.record(p)
 			return
 		}
-		payload, typ = out, TypePlain
+		payload, typ = out, typePlain
 	}
 	p.Type, p.Payload = typ, payload
 	s.add(p)
@@ -182,12 +182,12 @@ func (s *splitter) leaf(h header, typ string, body []byte) {
 // followed by its entries.
 func (s *splitter) add(p Part) {
 	switch p.Type {
-	case TypePlain, TypeNotMultipart, TypeShellScript:
-		if t := Sniff(p.Payload); t != "" {
+	case typePlain, typeNotMultipart, typeShellScript:
+		if t := sniff(p.Payload); t != "" {
 			p.Type = t
 		}
 	}
-	if p.Type != TypeCloudConfigArchive {
+	if p.Type != typeCloudConfigArchive {
 		s.record(p)
 		return
 	}
@@ -198,20 +198,20 @@ func (s *splitter) add(p Part) {
 	}
 }
 
-// record appends a part, up to MaxParts.
+// record appends a part, up to maxParts.
 func (s *splitter) record(p Part) {
-	if len(s.parts) < MaxParts {
+	if len(s.parts) < maxParts {
 		s.parts = append(s.parts, p)
 		return
 	}
 	if !s.full {
-		s.note("more than %d parts: the rest are not read", MaxParts)
+		s.note("more than %d parts: the rest are not read", maxParts)
 		s.full = true
 	}
 }
 
 // archive explodes a #cloud-config-archive: a YAML list whose items are a payload string or a
-// mapping {content, type, filename, ...}. An item without a type is typed by Sniff, and
+// mapping {content, type, filename, ...}. An item without a type is typed by sniff, and
 // defaults to text/cloud-config. As in cloud-init, items are not unpacked any further.
 func (s *splitter) archive(payload []byte) (entries []Part, note string) {
 	var doc yaml.Node
@@ -275,7 +275,7 @@ func archiveEntry(n *yaml.Node) (Part, error) {
 	if typ == "" {
 		def := TypeCloudConfig
 		if binary {
-			def = TypeOctetStream
+			def = typeOctetStream
 		}
 		typ = sniffOr(p.Payload, def)
 	}
@@ -292,7 +292,7 @@ type badType string
 func (t badType) Error() string { return fmt.Sprintf("type %q is not a MIME type", string(t)) }
 
 func sniffOr(payload []byte, def string) string {
-	if t := Sniff(payload); t != "" {
+	if t := sniff(payload); t != "" {
 		return t
 	}
 	return def

@@ -1,6 +1,6 @@
 // Package userdata reads cloud-init user-data the way cloud-init does, every format of it, to find
-// the clearwater force_ipv6 toggle and the helper's config drop-ins; and finds the user-data on
-// disk (flag file, config drive, NoCloud seed, cloud-init's own copy).
+// the clearwater force_ipv6 toggle and the helper's config drop-ins (Parse, Toggle); and renders
+// user-data that carries them, for the datasource (Render). Package discover finds it on disk.
 //
 // Parse never fails: user-data it cannot read yields no toggle and a note that says why, so an
 // instance's user-data never bricks its boot.
@@ -11,8 +11,8 @@
 //     (it must be UTF-8 as a whole, or cloud-init rejects it). Parts are walked through nested
 //     multipart containers, transfer encodings undone (base64 leniently, quoted-printable),
 //     gzip-typed parts decompressed, and text/plain, text/x-not-multipart and
-//     text/x-shellscript parts typed by how they start (Sniff).
-//   - A #cloud-config-archive becomes its entries; an entry without a type is typed by Sniff,
+//     text/x-shellscript parts typed by how they start (sniff).
+//   - A #cloud-config-archive becomes its entries; an entry without a type is typed by sniff,
 //     else is text/cloud-config.
 //   - Every cloud-config part (a MIME part typed text/cloud-config needs no header line) merges
 //     into the parts before it by its merge_how key or Merge-Type header, else by cloud-init's
@@ -25,7 +25,7 @@
 // Where it differs on purpose: a UTF-8 byte-order mark is skipped (cloud-init would ignore the
 // part; a note says so); a "## template: jinja" part is read unrendered, its header line
 // dropped, and used when the rest parses as cloud-config; and hostile input is bounded:
-// MaxDecompressed bytes of gzip output, MaxDepth levels of multipart, MaxParts parts.
+// maxDecompressed bytes of gzip output, maxDepth levels of multipart, maxParts parts.
 package userdata
 
 import (
@@ -40,8 +40,8 @@ import (
 // Where user-data carries the toggle: the cloud-config key clearwater: {force_ipv6: bool}, and
 // the upstream marker file that a write_files entry creates.
 const (
-	ConfigKey  = "clearwater"
-	ForceKey   = "force_ipv6"
+	configKey  = "clearwater"
+	forceKey   = "force_ipv6"
 	MarkerPath = "/etc/clearwater/force_ipv6"
 )
 
@@ -70,7 +70,7 @@ type Part struct {
 	// Name is the part's file name (MIME Content-Disposition or archive filename), if any.
 	Name string
 	// MergeType is the part's Merge-Type (or X-Merge-Type) header, or the same key of an archive
-	// entry: with the part's merge_how key, how it merges into the parts before (see MergerFor).
+	// entry: with the part's merge_how key, how it merges into the parts before (see mergerFor).
 	MergeType string
 	// Payload is the part's content, decoded and decompressed.
 	Payload []byte
@@ -85,7 +85,7 @@ func Parse(data []byte) (r Result) {
 			r = Result{Notes: []string{fmt.Sprintf("user-data not read: internal error: %v", v)}}
 		}
 	}()
-	gz := &budget{MaxDecompressed}
+	gz := &budget{maxDecompressed}
 	s := split(data, gz)
 	parts := s.parts
 	r.Notes = s.notes
@@ -93,12 +93,12 @@ func Parse(data []byte) (r Result) {
 		r.Parts = parts
 		return r
 	}
-	var merged CloudConfig
+	var merged cloudDoc
 	seenConfig := false
 	for i := range parts {
 		p := &parts[i]
 		if cc, m, ok := r.cloudConfig(p, i+1); ok {
-			merged.MergeWith(cc, m)
+			merged.mergeWith(cc, m)
 			seenConfig = true
 		}
 	}
@@ -107,10 +107,10 @@ func Parse(data []byte) (r Result) {
 		r.note("no readable cloud-config in the user-data: no toggle from it")
 		return r
 	}
-	r.toggle(merged.Values[ConfigKey])
+	r.toggle(merged.Values[configKey])
 	r.writeFiles(merged.Values["write_files"], gz)
-	if merged.Values[ConfigKey] == nil && !r.Marker && len(r.DropIns) == 0 {
-		r.note("cloud-config has no %s key and no write_files entry for the marker or a drop-in: no toggle from it", ConfigKey)
+	if merged.Values[configKey] == nil && !r.Marker && len(r.DropIns) == 0 {
+		r.note("cloud-config has no %s key and no write_files entry for the marker or a drop-in: no toggle from it", configKey)
 	}
 	return r
 }
@@ -129,23 +129,23 @@ func (r *Result) note(format string, a ...any) {
 
 // cloudConfig decodes a part that carries cloud-config (directly or as a jinja template) with
 // the merger it asks for, and notes every other part.
-func (r *Result) cloudConfig(p *Part, n int) (CloudConfig, Merger, bool) {
+func (r *Result) cloudConfig(p *Part, n int) (cloudDoc, merger, bool) {
 	label := fmt.Sprintf("part %d (%s)", n, p.Type)
 	if p.Note != "" {
 		r.note("%s: %s", label, p.Note)
 	}
 	payload, ok := r.configPayload(p, label)
 	if !ok {
-		return CloudConfig{}, Merger{}, false
+		return cloudDoc{}, merger{}, false
 	}
 	cc, m, err := decodePart(p, payload)
 	if err != nil {
 		p.Note = err.Error()
 		r.note("%s: %s", label, p.Note)
-		return CloudConfig{}, Merger{}, false
+		return cloudDoc{}, merger{}, false
 	}
 	r.note("%s: %s", label, p.Note)
-	if HasBOM(payload) {
+	if hasBOM(payload) {
 		r.note("%s: starts with a UTF-8 byte-order mark, which cloud-init does not accept: read anyway, but cloud-init itself ignores this part", label)
 	}
 	return cc, m, true
@@ -156,14 +156,14 @@ func (r *Result) configPayload(p *Part, label string) ([]byte, bool) {
 	switch p.Type {
 	case TypeCloudConfig:
 		return p.Payload, true
-	case TypeJinja:
+	case typeJinja:
 		body := jinjaBody(p.Payload)
-		if Sniff(body) == TypeCloudConfig {
+		if sniff(body) == TypeCloudConfig {
 			return body, true
 		}
 		p.Note = "jinja template not rendered; its body is not cloud-config: not interpreted"
 		r.note("%s: %s", label, p.Note)
-	case TypeCloudConfigArchive: // its entries follow as parts of their own
+	case typeCloudConfigArchive: // its entries follow as parts of their own
 	default:
 		if p.Note == "" {
 			p.Note = notInterpreted(p)
@@ -175,22 +175,22 @@ func (r *Result) configPayload(p *Part, label string) ([]byte, bool) {
 
 // decodePart decodes a part's cloud-config and works out how cloud-init would merge it; an error
 // means cloud-init skips the part. It sets the part's note.
-func decodePart(p *Part, payload []byte) (CloudConfig, Merger, error) {
-	cc, err := DecodeCloudConfig(payload)
+func decodePart(p *Part, payload []byte) (cloudDoc, merger, error) {
+	cc, err := decodeCloudConfig(payload)
 	if err != nil {
-		return CloudConfig{}, Merger{}, fmt.Errorf("cloud-config not read: %w", err)
+		return cloudDoc{}, merger{}, fmt.Errorf("cloud-config not read: %w", err)
 	}
 	_, how := cc.Values["merge_how"]
 	_, typ := cc.Values["merge_type"]
-	m, err := MergerFor(&cc, p.MergeType)
+	m, err := mergerFor(&cc, p.MergeType)
 	if err != nil {
-		return CloudConfig{}, Merger{}, fmt.Errorf("merge type not understood (%v): cloud-init skips this part", err)
+		return cloudDoc{}, merger{}, fmt.Errorf("merge type not understood (%v): cloud-init skips this part", err)
 	}
 	p.Note = "cloud-config keys: " + strings.Join(cc.Keys, ", ")
 	if how || typ || p.MergeType != "" {
-		p.Note += "; merges as its merge_how or Merge-Type says, not by the default " + DefaultMergeType
+		p.Note += "; merges as its merge_how or Merge-Type says, not by the default " + defaultMergeType
 	}
-	if p.Type == TypeJinja {
+	if p.Type == typeJinja {
 		p.Note = "jinja template read without rendering (best effort); " + p.Note
 	}
 	return cc, m, nil
@@ -205,17 +205,17 @@ func jinjaBody(p []byte) []byte {
 
 func notInterpreted(p *Part) string {
 	switch {
-	case strings.HasPrefix(p.Type, TypeShellScript):
+	case strings.HasPrefix(p.Type, typeShellScript):
 		return "shell script: seen, not run"
-	case p.Type == TypeBoothook:
+	case p.Type == typeBoothook:
 		return "boothook: seen, not run"
-	case p.Type == TypeInclude || p.Type == TypeIncludeOnce:
+	case p.Type == typeInclude || p.Type == typeIncludeOnce:
 		return fmt.Sprintf("include of %d URL(s): never fetched", len(includeURLs(p.Payload)))
-	case p.Type == TypePartHandler:
+	case p.Type == typePartHandler:
 		return "part handler: seen, not run"
-	case p.Type == TypeCloudConfigJSONP:
+	case p.Type == typeCloudConfigJSONP:
 		return "cloud-config JSON patch: not interpreted"
-	case p.Type == TypeNotMultipart || p.Type == TypePlain:
+	case p.Type == typeNotMultipart || p.Type == typePlain:
 		return "no known header (#cloud-config, #!, ...): cloud-init ignores it too"
 	}
 	return "not interpreted"

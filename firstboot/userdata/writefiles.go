@@ -17,29 +17,29 @@ func (r *Result) toggle(v *yaml.Node) {
 		return
 	}
 	if v.Kind != yaml.MappingNode {
-		r.note("cloud-config key %s is %s, not a mapping such as {%s: true}: no toggle from it", ConfigKey, describe(v), ForceKey)
+		r.note("cloud-config key %s is %s, not a mapping such as {%s: true}: no toggle from it", configKey, describe(v), forceKey)
 		return
 	}
 	found := false
 	for _, kv := range pairs(v) {
-		if kv.key != ForceKey {
-			r.note("cloud-config key %s.%s is not known: ignored", ConfigKey, kv.key)
+		if kv.key != forceKey {
+			r.note("cloud-config key %s.%s is not known: ignored", configKey, kv.key)
 			continue
 		}
 		found = true
 		b, ok := yamlBool(resolve(kv.value))
 		if !ok {
 			r.Force = nil
-			r.note("cloud-config key %s.%s is %s, not true or false: no toggle from it", ConfigKey, ForceKey, describe(resolve(kv.value)))
+			r.note("cloud-config key %s.%s is %s, not true or false: no toggle from it", configKey, forceKey, describe(resolve(kv.value)))
 			continue
 		}
 		r.Force = &b
 	}
 	switch {
 	case !found:
-		r.note("cloud-config key %s has no %s: no toggle from it", ConfigKey, ForceKey)
+		r.note("cloud-config key %s has no %s: no toggle from it", configKey, forceKey)
 	case r.Force != nil:
-		r.note("cloud-config key %s.%s: %t", ConfigKey, ForceKey, *r.Force)
+		r.note("cloud-config key %s.%s: %t", configKey, forceKey, *r.Force)
 	}
 }
 

@@ -7,6 +7,7 @@ package settings
 import (
 	"errors"
 	"fmt"
+	"reflect"
 
 	packersdk "github.com/hashicorp/packer-plugin-sdk/packer"
 	"github.com/hashicorp/packer-plugin-sdk/template/config"
@@ -43,55 +44,55 @@ type Settings struct {
 }
 
 // Partial returns the settings that are set, each checked by the helper's config package. Every
-// problem is returned in one error, each naming its option.
+// problem is returned in one error, each naming its option. An option is the helper's key of the
+// same name (its mapstructure tag): a string "" (other than through a pointer), a nil list and an
+// unset trilean are not set.
 func (s Settings) Partial() (helperconfig.Partial, error) {
 	var p helperconfig.Partial
 	var errs *packersdk.MultiError
 	fail := func(err error) { errs = packersdk.MultiErrorAppend(errs, OptionError(err)) }
-	if s.OnMissingIPv6 != "" {
-		p.OnMissingIPv6 = &s.OnMissingIPv6
-	}
-	if s.IgnoreInterfaces != nil {
-		ig := append([]string{}, s.IgnoreInterfaces...)
-		p.IgnoreInterfaces = &ig
-	}
-	if s.Hostname != "" {
-		p.Hostname = &s.Hostname
-	}
-	if s.MetadataService != "" {
-		p.MetadataService = &s.MetadataService
-	}
-	p.Interface, p.PublicIP, p.ProbeDHCP = s.Interface, s.PublicIP, s.ProbeDHCP.ToBoolPointer()
-	for _, one := range []helperconfig.Partial{{OnMissingIPv6: p.OnMissingIPv6}, {Interface: p.Interface},
-		{IgnoreInterfaces: p.IgnoreInterfaces}, {Hostname: p.Hostname}, {PublicIP: p.PublicIP},
-		{MetadataService: p.MetadataService}} {
-		if err := one.Validate(); err != nil {
-			fail(err)
-		}
-	}
-	for _, d := range []struct {
-		key string
-		in  string
-		out **helperconfig.Duration
-	}{
-		{"ipv4_wait", s.IPv4Wait, &p.IPv4Wait}, {"ipv6_timeout", s.IPv6Timeout, &p.IPv6Timeout},
-		{"probe_after", s.ProbeAfter, &p.ProbeAfter}, {"metadata_timeout", s.MetadataTimeout, &p.MetadataTimeout},
-	} {
-		if d.in == "" {
+	var unread []error // values of the wrong form (a duration), reported after the checks
+	sv := reflect.ValueOf(s)
+	for i := range sv.NumField() {
+		v, ok := optionValue(sv.Field(i).Interface())
+		if !ok {
 			continue
 		}
-		v, err := helperconfig.ParseDuration(d.in)
-		if err != nil {
-			fail(fmt.Errorf("%s: %v", d.key, err))
-			continue
+		if err := p.Put(sv.Type().Field(i).Tag.Get("mapstructure"), v); err != nil {
+			unread = append(unread, err)
 		}
-		hd := helperconfig.Duration(v)
-		*d.out = &hd
+	}
+	for _, err := range helperconfig.Errors(p.Validate()) {
+		fail(err)
+	}
+	for _, err := range unread {
+		fail(err)
 	}
 	if errs != nil {
 		return p, errs
 	}
 	return p, nil
+}
+
+// optionValue is the value an option sets, if it is set.
+func optionValue(v any) (any, bool) {
+	switch x := v.(type) {
+	case string:
+		return x, x != ""
+	case *string:
+		if x != nil {
+			return *x, true
+		}
+	case []string:
+		return x, x != nil
+	case config.Trilean:
+		if b := x.ToBoolPointer(); b != nil {
+			return *b, true
+		}
+	default:
+		panic(fmt.Sprintf("settings: no rule for an option of type %T", v)) // a new option's type: add its rule here
+	}
+	return nil, false
 }
 
 // OptionError rewords the helper config's error for a template option (there is no file to name).

@@ -1,6 +1,8 @@
 package settings
 
 import (
+	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -52,5 +54,19 @@ func TestPartialSetsOnlyWhatIsSet(t *testing.T) {
 	back, err := helperconfig.Parse("x", data)
 	if err != nil || strings.Join(back.Set(), ",") != strings.Join(p.Set(), ",") {
 		t.Errorf("read back %q, %v from:\n%s", back.Set(), err, data)
+	}
+}
+
+// TestEveryKeyIsAnOption holds the template options to the helper's keys: each option is a key
+// (its mapstructure tag), and each key but the toggle (an option of its own) is an option.
+func TestEveryKeyIsAnOption(t *testing.T) {
+	var opts []string
+	st := reflect.TypeFor[Settings]()
+	for i := range st.NumField() {
+		opts = append(opts, st.Field(i).Tag.Get("mapstructure"))
+	}
+	want := slices.DeleteFunc(slices.Clone(helperconfig.Keys), func(k string) bool { return k == "force_ipv6" })
+	if !reflect.DeepEqual(opts, want) {
+		t.Errorf("options %q, want the helper's keys %q", opts, want)
 	}
 }

@@ -52,7 +52,7 @@ type want struct {
 	address     netip.Addr   // the exact address, or
 	prefix      netip.Prefix // any address in this prefix (SLAAC)
 	force       bool
-	forceSource string
+	forceSource userdata.Source
 	degraded    bool
 }
 
@@ -282,7 +282,7 @@ func (w want) check(st status.Report) string {
 	if st.Family != w.family {
 		bad = append(bad, fmt.Sprintf("family %q, want %q", st.Family, w.family))
 	}
-	if st.ForceIPv6 != w.force || st.ForceSource != w.forceSource {
+	if st.ForceIPv6 != w.force || st.ForceSource != string(w.forceSource) {
 		bad = append(bad, fmt.Sprintf("force_ipv6 %t from %q, want %t from %q", st.ForceIPv6, st.ForceSource, w.force, w.forceSource))
 	}
 	if st.Degraded != w.degraded {

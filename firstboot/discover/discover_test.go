@@ -1,4 +1,4 @@
-package userdata
+package discover
 
 import (
 	"os"
@@ -7,6 +7,9 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+
+	"github.com/clearwater-aio/packer-plugin-clearwater/firstboot/rootfs"
+	"github.com/clearwater-aio/packer-plugin-clearwater/firstboot/userdata"
 )
 
 // needTool skips when a tool is missing, except in CI, where every tool is installed.
@@ -85,14 +88,17 @@ func plug(t *testing.T, root, name, img string) string {
 }
 
 const (
-	cdUUID = "8f1ad2d6-7f4e-4c1a-9d2b-3c2c6c1c0a11"
-	cdMeta = `{"uuid": "` + cdUUID + `", "name": "cw-aio-1"}`
+	forceTrue  = "#cloud-config\nclearwater:\n  force_ipv6: true\n"
+	forceFalse = "#cloud-config\nclearwater:\n  force_ipv6: false\n"
+	markerCC   = "#cloud-config\nwrite_files:\n  - path: /etc/clearwater/force_ipv6\n    content: \"\"\n"
+	cdUUID     = "8f1ad2d6-7f4e-4c1a-9d2b-3c2c6c1c0a11"
+	cdMeta     = `{"uuid": "` + cdUUID + `", "name": "cw-aio-1"}`
 )
 
 func TestDiscover(t *testing.T) {
 	type want struct {
 		kind  string
-		path  string // suffix of Source.Path
+		path  string // suffix of Found.Path
 		data  string
 		found bool
 		notes []string
@@ -116,12 +122,12 @@ func TestDiscover(t *testing.T) {
 			want: want{kind: KindFlag, path: "nope.yaml", notes: []string{"no other source tried", "file does not exist"}}},
 		{name: "config drive ISO",
 			seeds: func(t *testing.T, root string) {
-				plug(t, root, "config-2", isoImage(t, "config-2", map[string]string{ConfigDriveUserData: forceTrue, ConfigDriveMetaData: cdMeta}))
+				plug(t, root, "config-2", isoImage(t, "config-2", map[string]string{configDriveUserData: forceTrue, configDriveMetaData: cdMeta}))
 			},
 			want: want{kind: KindConfigDrive, path: "by-label/config-2:openstack/latest/user_data", data: forceTrue, found: true}},
 		{name: "config drive vfat, upper-case label", files: map[string]string{"var/lib/cloud/seed/nocloud/user-data": forceFalse},
 			seeds: func(t *testing.T, root string) {
-				plug(t, root, "CONFIG-2", vfatImage(t, "CONFIG-2", map[string]string{ConfigDriveUserData: forceTrue, ConfigDriveMetaData: cdMeta}))
+				plug(t, root, "CONFIG-2", vfatImage(t, "CONFIG-2", map[string]string{configDriveUserData: forceTrue, configDriveMetaData: cdMeta}))
 			},
 			want: want{kind: KindConfigDrive, path: "by-label/CONFIG-2:openstack/latest/user_data", data: forceTrue, found: true}},
 		{name: "NoCloud ISO",
@@ -136,7 +142,7 @@ func TestDiscover(t *testing.T) {
 			want: want{kind: KindNoCloud, path: "by-label/CIDATA:user-data", data: markerCC, found: true}},
 		{name: "config drive without user_data, then NoCloud",
 			seeds: func(t *testing.T, root string) {
-				plug(t, root, "config-2", isoImage(t, "config-2", map[string]string{ConfigDriveMetaData: cdMeta}))
+				plug(t, root, "config-2", isoImage(t, "config-2", map[string]string{configDriveMetaData: cdMeta}))
 				plug(t, root, "cidata", isoImage(t, "cidata", map[string]string{"user-data": forceFalse, "meta-data": "instance-id: x\n"}))
 			},
 			want: want{kind: KindNoCloud, path: "cidata:user-data", data: forceFalse, found: true, notes: []string{"has no readable openstack/latest/user_data"}}},
@@ -146,19 +152,19 @@ func TestDiscover(t *testing.T) {
 			want: want{kind: KindNoCloud, path: "/var/lib/cloud/seed/nocloud-net/user-data", data: forceTrue, found: true, notes: []string{"no seed"}}},
 		{name: "copy, current by instance-data.json",
 			files: merge(copyAt("i-1"), map[string]string{"run/cloud-init/instance-data.json": `{"v1": {"instance_id": "i-1"}}`}),
-			want:  want{kind: KindCloudInit, path: CloudInitCopy, data: forceFalse, found: true, notes: []string{"instance i-1 is current"}}},
+			want:  want{kind: KindCloudInit, path: cloudInitCopyPath, data: forceFalse, found: true, notes: []string{"instance i-1 is current"}}},
 		{name: "copy, current by config drive uuid (upper case)",
 			files: copyAt(strings.ToUpper(cdUUID)),
 			seeds: func(t *testing.T, root string) {
-				plug(t, root, "config-2", isoImage(t, "config-2", map[string]string{ConfigDriveMetaData: cdMeta}))
+				plug(t, root, "config-2", isoImage(t, "config-2", map[string]string{configDriveMetaData: cdMeta}))
 			},
-			want: want{kind: KindCloudInit, path: CloudInitCopy, data: forceFalse, found: true}},
+			want: want{kind: KindCloudInit, path: cloudInitCopyPath, data: forceFalse, found: true}},
 		{name: "copy, current by seed dir meta-data",
 			files: merge(copyAt("iid-7"), map[string]string{"var/lib/cloud/seed/nocloud/meta-data": "instance-id: iid-7\n"}),
-			want:  want{kind: KindCloudInit, path: CloudInitCopy, data: forceFalse, found: true}},
+			want:  want{kind: KindCloudInit, path: cloudInitCopyPath, data: forceFalse, found: true}},
 		{name: "copy, current by DMI uuid",
 			files: merge(copyAt(cdUUID), map[string]string{"sys/class/dmi/id/product_uuid": strings.ToUpper(cdUUID) + "\n"}),
-			want:  want{kind: KindCloudInit, path: CloudInitCopy, data: forceFalse, found: true}},
+			want:  want{kind: KindCloudInit, path: cloudInitCopyPath, data: forceFalse, found: true}},
 		{name: "copy of another instance",
 			files: merge(copyAt("i-old"), map[string]string{"run/cloud-init/instance-data.json": `{"v1": {"instance_id": "i-new"}}`}),
 			want:  want{notes: []string{"belongs to instance i-old", "the current one is i-new"}}},
@@ -188,7 +194,7 @@ func TestDiscover(t *testing.T) {
 		{name: "nothing", want: want{notes: []string{"config-drive: no filesystem", "nocloud: no seed", "cloud-init: no copy", "no user-data found"}}},
 		{name: "seed too large", files: map[string]string{"var/lib/cloud/seed/nocloud/user-data": ""},
 			seeds: func(t *testing.T, root string) {
-				if err := os.Truncate(filepath.Join(root, "var/lib/cloud/seed/nocloud/user-data"), MaxFileSize+1); err != nil {
+				if err := os.Truncate(filepath.Join(root, "var/lib/cloud/seed/nocloud/user-data"), rootfs.MaxFileSize+1); err != nil {
 					t.Fatal(err)
 				}
 			},
@@ -229,10 +235,10 @@ func TestDiscover(t *testing.T) {
 			if c.flag != "" {
 				flag = filepath.Join(top, c.flag)
 			}
-			src, found, notes := Discover(root, flag)
+			src, found, notes := UserData(root, flag)
 			all := strings.Join(notes, "\n")
 			if found != c.want.found || src.Kind != c.want.kind || !strings.HasSuffix(src.Path, c.want.path) || string(src.Data) != c.want.data {
-				t.Errorf("Discover = %+v, %v; want %+v\nnotes:\n%s", src, found, c.want, all)
+				t.Errorf("UserData = %+v, %v; want %+v\nnotes:\n%s", src, found, c.want, all)
 			}
 			for _, n := range c.want.notes {
 				if !strings.Contains(all, n) {
@@ -260,14 +266,17 @@ func merge(a, b map[string]string) map[string]string {
 // TestDiscoverThenParse runs the whole path on a real config drive: find, read, parse.
 func TestDiscoverThenParse(t *testing.T) {
 	root := t.TempDir()
-	ud := string(testdata(t, "make-mime-marker.txt"))
-	plug(t, root, "config-2", isoImage(t, "config-2", map[string]string{ConfigDriveUserData: ud, ConfigDriveMetaData: cdMeta}))
-	src, found, notes := Discover(root, "")
+	ud, err := os.ReadFile("../userdata/testdata/make-mime-marker.txt")
+	if err != nil {
+		t.Fatal(err)
+	}
+	plug(t, root, "config-2", isoImage(t, "config-2", map[string]string{configDriveUserData: string(ud), configDriveMetaData: cdMeta}))
+	src, found, notes := UserData(root, "")
 	if !found {
 		t.Fatalf("not found: %q", notes)
 	}
-	r := Parse(src.Data)
-	if !r.Marker || len(r.DropIns) != 1 || r.DropIns[0].Name != dropInPath {
+	r := userdata.Parse(src.Data)
+	if !r.Marker || len(r.DropIns) != 1 || r.DropIns[0].Name != "/etc/clearwater/firstboot.d/50-user-data.yaml" {
 		t.Errorf("Parse = marker %v, drop-ins %v; notes %q", r.Marker, r.DropIns, r.Notes)
 	}
 }

@@ -1,4 +1,8 @@
-package userdata
+// Package discover finds an instance's user-data on disk, as cloud-init would: the --user-data
+// flag's file, a config drive, a NoCloud seed (read without mounting, package seedfs), or
+// cloud-init's own copy when it belongs to this instance. It returns bytes; package userdata
+// reads them.
+package discover
 
 import (
 	"encoding/json"
@@ -16,10 +20,7 @@ import (
 	"github.com/clearwater-aio/packer-plugin-clearwater/firstboot/seedfs"
 )
 
-// MaxFileSize bounds every file Discover reads.
-const MaxFileSize = rootfs.MaxFileSize
-
-// Kinds of Source.
+// Kinds of Found.
 const (
 	KindFlag        = "flag"
 	KindConfigDrive = "config-drive"
@@ -30,34 +31,32 @@ const (
 // Where the user-data and the instance ids live: on seed filesystems (relative to their root)
 // and under the helper's root.
 const (
-	ConfigDriveLabel    = "config-2"
-	ConfigDriveUserData = "openstack/latest/user_data"
-	ConfigDriveMetaData = "openstack/latest/meta_data.json"
-	NoCloudLabel        = "cidata"
-	NoCloudUserData     = "user-data"
-	NoCloudMetaData     = "meta-data"
+	configDriveUserData = "openstack/latest/user_data"
+	configDriveMetaData = "openstack/latest/meta_data.json"
+	noCloudUserData     = "user-data"
+	noCloudMetaData     = "meta-data"
 
-	CloudInitCopy       = "/var/lib/cloud/instance/user-data.txt"
-	CloudInitInstanceID = "/var/lib/cloud/data/instance-id"
-	InstanceDataJSON    = "/run/cloud-init/instance-data.json"
-	DMIProductUUID      = "/sys/class/dmi/id/product_uuid"
+	cloudInitCopyPath   = "/var/lib/cloud/instance/user-data.txt"
+	cloudInitInstanceID = "/var/lib/cloud/data/instance-id"
+	instanceDataJSON    = "/run/cloud-init/instance-data.json"
+	dmiProductUUID      = "/sys/class/dmi/id/product_uuid"
 )
 
-// NoCloudSeedDirs are the NoCloud seed folders under the root, in the order cloud-init reads them.
-var NoCloudSeedDirs = []string{"/var/lib/cloud/seed/nocloud", "/var/lib/cloud/seed/nocloud-net"}
+// noCloudSeedDirs are the NoCloud seed folders under the root, in the order cloud-init reads them.
+var noCloudSeedDirs = []string{"/var/lib/cloud/seed/nocloud", "/var/lib/cloud/seed/nocloud-net"}
 
-// Source is where a user-data blob came from.
-type Source struct {
+// Found is a user-data blob and where it came from.
+type Found struct {
 	// Kind is KindFlag, KindConfigDrive, KindNoCloud or KindCloudInit.
 	Kind string
 	// Path is the file read; on a seed filesystem, the device (or image) and the file inside it
 	// joined by ":", as in "/dev/sr0:openstack/latest/user_data".
 	Path string
-	// Data is the user-data, as read (Parse it).
+	// Data is the user-data, as read (userdata.Parse reads it).
 	Data []byte
 }
 
-// Discover finds the user-data, the first found winning:
+// UserData finds the user-data, the first found winning:
 //
 //  1. flag, when non-empty: a literal path (not under root). If it cannot be read, Discover
 //     returns found == false with src.Kind == KindFlag and tries nothing else, so that a
@@ -76,28 +75,28 @@ type Source struct {
 //     without case. With no current id known, the copy is not used.
 //
 // Seed filesystems are read without mounting (package seedfs). Every file read is bounded by
-// MaxFileSize. The notes say what was looked at and why each source was, or was not, used.
-func Discover(root, flag string) (src Source, found bool, notes []string) {
+// rootfs.MaxFileSize. The notes say what was looked at and why each source was, or was not, used.
+func UserData(root, flag string) (src Found, found bool, notes []string) {
 	d := &discovery{root: root}
 	if flag != "" {
 		data, err := readFile(flag)
 		if err != nil {
 			d.note("--user-data %s: %v: no other source tried", flag, err)
-			return Source{Kind: KindFlag, Path: flag}, false, d.notes
+			return Found{Kind: KindFlag, Path: flag}, false, d.notes
 		}
 		d.note("user-data from --user-data %s (%d bytes)", flag, len(data))
-		return Source{Kind: KindFlag, Path: flag, Data: data}, true, d.notes
+		return Found{Kind: KindFlag, Path: flag, Data: data}, true, d.notes
 	}
-	for _, try := range []func() (Source, bool){d.configDrive, d.noCloudDisk, d.noCloudDirs, d.cloudInitCopy} {
+	for _, try := range []func() (Found, bool){d.configDrive, d.noCloudDisk, d.noCloudDirs, d.cloudInitCopy} {
 		if s, ok := try(); ok {
 			return s, true, d.notes
 		}
 	}
 	d.note("no user-data found")
-	return Source{}, false, d.notes
+	return Found{}, false, d.notes
 }
 
-// discovery carries what one Discover learns along the way: the instance ids that the seeds
+// discovery carries what one UserData call learns along the way: the instance ids that the seeds
 // state, which tell whether cloud-init's copy is current.
 type discovery struct {
 	root  string
@@ -113,17 +112,17 @@ func (d *discovery) note(format string, a ...any) {
 
 func (d *discovery) under(p string) string { return filepath.Join(d.root, filepath.FromSlash(p)) }
 
-func (d *discovery) configDrive() (Source, bool) {
-	return d.seedDisk(KindConfigDrive, ConfigDriveLabel, ConfigDriveUserData, ConfigDriveMetaData, configDriveID)
+func (d *discovery) configDrive() (Found, bool) {
+	return d.seedDisk(KindConfigDrive, seedfs.ConfigDriveLabel, configDriveUserData, configDriveMetaData, configDriveID)
 }
 
-func (d *discovery) noCloudDisk() (Source, bool) {
-	return d.seedDisk(KindNoCloud, NoCloudLabel, NoCloudUserData, NoCloudMetaData, noCloudID)
+func (d *discovery) noCloudDisk() (Found, bool) {
+	return d.seedDisk(KindNoCloud, seedfs.NoCloudLabel, noCloudUserData, noCloudMetaData, noCloudID)
 }
 
 // seedDisk reads user-data (and, for the instance id, meta-data) from the filesystem labelled
 // label, in either case.
-func (d *discovery) seedDisk(kind, label, userData, metaData string, id func([]byte) (string, error)) (Source, bool) {
+func (d *discovery) seedDisk(kind, label, userData, metaData string, id func([]byte) (string, error)) (Found, bool) {
 	dev, err := seedfs.FindByLabel(d.root, label) // any case: config-2 or CONFIG-2, cidata or CIDATA
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
@@ -131,30 +130,30 @@ func (d *discovery) seedDisk(kind, label, userData, metaData string, id func([]b
 		} else {
 			d.note("%s: looking for the label %s: %v", kind, label, err)
 		}
-		return Source{}, false
+		return Found{}, false
 	}
 	sfs, err := seedfs.OpenPath(dev)
 	if err != nil {
 		d.note("%s: %s is labelled %s but cannot be read: %v", kind, dev, label, err)
-		return Source{}, false
+		return Found{}, false
 	}
 	defer sfs.Close()
 	d.claimID(kind, dev+":"+metaData, func() ([]byte, error) { return sfs.ReadFile(metaData) }, id)
 	data, err := sfs.ReadFile(userData)
 	if err != nil {
 		d.note("%s: %s has no readable %s: %v", kind, dev, userData, unwrapPath(err))
-		return Source{}, false
+		return Found{}, false
 	}
 	p := dev + ":" + userData
 	d.note("user-data from the %s %s (%d bytes)", kind, p, len(data))
-	return Source{Kind: kind, Path: p, Data: data}, true
+	return Found{Kind: kind, Path: p, Data: data}, true
 }
 
-func (d *discovery) noCloudDirs() (Source, bool) {
-	for _, dir := range NoCloudSeedDirs {
-		meta := d.under(path.Join(dir, NoCloudMetaData))
+func (d *discovery) noCloudDirs() (Found, bool) {
+	for _, dir := range noCloudSeedDirs {
+		meta := d.under(path.Join(dir, noCloudMetaData))
 		d.claimID(KindNoCloud, meta, func() ([]byte, error) { return readFile(meta) }, noCloudID)
-		p := d.under(path.Join(dir, NoCloudUserData))
+		p := d.under(path.Join(dir, noCloudUserData))
 		data, err := readFile(p)
 		if err != nil {
 			if errors.Is(err, fs.ErrNotExist) {
@@ -165,9 +164,9 @@ func (d *discovery) noCloudDirs() (Source, bool) {
 			continue
 		}
 		d.note("user-data from the NoCloud seed %s (%d bytes)", p, len(data))
-		return Source{Kind: KindNoCloud, Path: p, Data: data}, true
+		return Found{Kind: KindNoCloud, Path: p, Data: data}, true
 	}
-	return Source{}, false
+	return Found{}, false
 }
 
 // claimID records the instance id that a seed's meta-data states, if it has one.
@@ -187,44 +186,44 @@ func (d *discovery) claimID(kind, where string, read func() ([]byte, error), id 
 }
 
 // cloudInitCopy reads cloud-init's copy of the user-data when it belongs to the current instance.
-func (d *discovery) cloudInitCopy() (Source, bool) {
+func (d *discovery) cloudInitCopy() (Found, bool) {
 	p := d.copyPath()
 	if _, err := os.Stat(p); err != nil {
 		d.note("cloud-init: no copy at %s", p)
-		return Source{}, false
+		return Found{}, false
 	}
 	copyID, copyFrom := d.copyInstanceID()
 	if copyID == "" {
-		d.note("cloud-init: copy %s not used: the instance it belongs to is unknown (no %s, no instance link)", p, d.under(CloudInitInstanceID))
-		return Source{}, false
+		d.note("cloud-init: copy %s not used: the instance it belongs to is unknown (no %s, no instance link)", p, d.under(cloudInitInstanceID))
+		return Found{}, false
 	}
 	cur, curFrom := d.currentInstanceID()
 	switch {
 	case cur == "":
 		d.note("cloud-init: copy %s (instance %s) not used: the current instance id is unknown (no seed meta-data, no %s, no %s)",
-			p, copyID, d.under(InstanceDataJSON), d.under(DMIProductUUID))
-		return Source{}, false
+			p, copyID, d.under(instanceDataJSON), d.under(dmiProductUUID))
+		return Found{}, false
 	case !strings.EqualFold(cur, copyID):
 		d.note("cloud-init: copy %s not used: it belongs to instance %s (%s), the current one is %s (%s)", p, copyID, copyFrom, cur, curFrom)
-		return Source{}, false
+		return Found{}, false
 	}
 	data, err := readFile(p)
 	if err != nil {
 		d.note("cloud-init: copy %s not used: %v", p, err)
-		return Source{}, false
+		return Found{}, false
 	}
 	d.note("user-data from cloud-init's copy %s (%d bytes): instance %s is current (%s)", p, len(data), cur, curFrom)
-	return Source{Kind: KindCloudInit, Path: p, Data: data}, true
+	return Found{Kind: KindCloudInit, Path: p, Data: data}, true
 }
 
 // copyInstanceID is the instance that cloud-init's copy belongs to: the id cloud-init recorded,
 // else the name of the instance folder that /var/lib/cloud/instance links to.
 func (d *discovery) copyInstanceID() (id, from string) {
-	p := d.under(CloudInitInstanceID)
+	p := d.under(cloudInitInstanceID)
 	if b, err := readFile(p); err == nil && strings.TrimSpace(string(b)) != "" {
 		return strings.TrimSpace(string(b)), p
 	}
-	link := d.under(path.Dir(CloudInitCopy))
+	link := d.under(path.Dir(cloudInitCopyPath))
 	if t, err := os.Readlink(link); err == nil {
 		return filepath.Base(t), link
 	}
@@ -235,22 +234,22 @@ func (d *discovery) copyInstanceID() (id, from string) {
 // to /var/lib/cloud/instances/<id> with an absolute target, which must be taken under the root
 // too (the root may be another system's disk).
 func (d *discovery) copyPath() string {
-	link := d.under(path.Dir(CloudInitCopy))
+	link := d.under(path.Dir(cloudInitCopyPath))
 	t, err := os.Readlink(link)
 	if err != nil || !filepath.IsAbs(t) {
-		return d.under(CloudInitCopy)
+		return d.under(cloudInitCopyPath)
 	}
-	return filepath.Join(d.root, t, path.Base(CloudInitCopy))
+	return filepath.Join(d.root, t, path.Base(cloudInitCopyPath))
 }
 
 // currentInstanceID returns the id of the instance that is booting and where it was read, or
 // "" when unknown.
 func (d *discovery) currentInstanceID() (id, from string) {
-	// The rule is Discover's, step 4.
+	// The rule is UserData's, step 4.
 	if len(d.ids) > 0 {
 		return d.ids[0].id, d.ids[0].from
 	}
-	p := d.under(InstanceDataJSON)
+	p := d.under(instanceDataJSON)
 	if b, err := readFile(p); err == nil {
 		var v struct {
 			V1 map[string]any `json:"v1"`
@@ -264,7 +263,7 @@ func (d *discovery) currentInstanceID() (id, from string) {
 		}
 		d.note("cloud-init: %s has no v1.instance_id", p)
 	}
-	p = d.under(DMIProductUUID)
+	p = d.under(dmiProductUUID)
 	if b, err := readFile(p); err == nil && strings.TrimSpace(string(b)) != "" {
 		return strings.TrimSpace(string(b)), p
 	}
@@ -287,7 +286,7 @@ func configDriveID(b []byte) (string, error) {
 func noCloudID(b []byte) (string, error) {
 	var v map[string]any
 	if err := yaml.Unmarshal(b, &v); err != nil {
-		return "", fmt.Errorf("not YAML: %v", yamlError(err))
+		return "", fmt.Errorf("not YAML: %v", strings.TrimPrefix(err.Error(), "yaml: "))
 	}
 	id, ok := v["instance-id"]
 	if !ok || id == nil || fmt.Sprint(id) == "" {
@@ -296,7 +295,7 @@ func noCloudID(b []byte) (string, error) {
 	return fmt.Sprint(id), nil
 }
 
-// readFile reads a regular file of at most MaxFileSize bytes, without blocking on a FIFO put
+// readFile reads a regular file of at most rootfs.MaxFileSize bytes, without blocking on a FIFO put
 // where user-data is expected (rootfs.ReadPath).
 func readFile(p string) ([]byte, error) {
 	b, err := rootfs.ReadPath(p)
