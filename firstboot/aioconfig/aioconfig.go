@@ -13,9 +13,10 @@
 // would delete to the end of the file); a missing block is appended.
 //
 // Files are replaced atomically and keep their mode and owner; when nothing would change, nothing
-// is written. Every path is resolved inside the root with os.Root: a symlink that is absolute or
-// leads out of the root is an error, and a symlink in the place of a file we write is refused
-// rather than replaced. All checks and reads come before the first write.
+// is written. Every path is resolved inside the root as in a chroot (rootfs.Resolve): an absolute
+// symlink (/etc/clearwater -> /data/clearwater) starts again from the root, none leads out of it,
+// and a symlink in the place of a file we write is written through, not replaced. All checks and
+// reads come before the first write.
 //
 // Upstream's port and prefix overrides (scscf=, scscf_prefix=, ... in /etc/clearwater/config)
 // are not honoured: the URIs and the hosts block always use upstream's defaults.

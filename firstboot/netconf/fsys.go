@@ -46,7 +46,7 @@ func entries(root, dir string) []fs.DirEntry {
 		return nil
 	}
 	defer r.Close()
-	f, err := r.Open(rootfs.Rel(dir))
+	f, err := rootfs.Open(r, dir)
 	if err != nil {
 		return nil
 	}
