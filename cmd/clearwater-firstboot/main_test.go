@@ -356,3 +356,21 @@ func TestVersion(t *testing.T) {
 		t.Errorf("version = %d %q", r.code, r.stdout)
 	}
 }
+
+// --json never prints null for a list, in run, plan and status, so `jq '.warnings[]'` works.
+func TestJSONListsAreNeverNull(t *testing.T) {
+	root := t.TempDir()
+	for _, args := range [][]string{decideArgs("plan", root, snap("dual-stack")...), decideArgs("run", root, snap("dual-stack")...),
+		decideArgs("run", root, snap("dual-stack")...), {"status", "--root", root, "--json"}} {
+		r := cli(t, args...)
+		var m map[string]any
+		if err := json.Unmarshal([]byte(r.stdout), &m); err != nil {
+			t.Fatalf("%v: %v\n%s", args, err, r.stdout)
+		}
+		for _, k := range []string{"reasons", "warnings", "changes", "not_written"} {
+			if _, ok := m[k].([]any); !ok {
+				t.Errorf("%v: %q = %#v, want a list", args[0], k, m[k])
+			}
+		}
+	}
+}
