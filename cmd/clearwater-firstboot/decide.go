@@ -146,6 +146,7 @@ func decide(ctx context.Context, o options, stderr io.Writer) (Report, int) {
 func write(o options, cfg config.Config, addr netip.Addr, rep *Report, logf func(string, ...any)) int {
 	res, err := writeConfig(o, cfg, addr, rep)
 	rep.Changed, rep.Changes, rep.NotWritten = res.Changed, res.Changes, res.Pending
+	rep.Warnings = append(rep.Warnings, res.Warnings...)
 	if err != nil {
 		rep.Error = writeError(err) + ": " + leftAsItWas(res)
 		logf("%s", rep.Error)

@@ -374,3 +374,17 @@ func TestJSONListsAreNeverNull(t *testing.T) {
 		}
 	}
 }
+
+// Upstream's overrides reach the hosts block, and an unusable one is a warning in the report.
+func TestUpstreamOverridesInTheReport(t *testing.T) {
+	root := t.TempDir()
+	put(t, root, "etc/clearwater/config", ". /etc/clearwater/user_settings\n")
+	put(t, root, "etc/clearwater/user_settings", "scscf_prefix=sprout\nbgcf=none\n")
+	r := cli(t, decideArgs("run", root, snap("dual-stack")...)...)
+	if r.code != exitDecided || !hasSubstring(r.rep.Warnings, `bgcf="none" is not a port`) {
+		t.Fatalf("run = %d, warnings %q\n%s", r.code, r.rep.Warnings, r.stderr)
+	}
+	if hosts := read(t, root, "etc/hosts"); !strings.Contains(hosts, "192.0.2.10 cw-aio sprout.cw-aio bgcf.cw-aio icscf.cw-aio") {
+		t.Errorf("hosts:\n%s", hosts)
+	}
+}

@@ -39,7 +39,7 @@ func (res *Result) record(c Change) {
 
 // apply carries out the steps in order and stops at the first error.
 func (p *planned) apply(root string) (Result, error) {
-	res := Result{ClusterReset: p.result.ClusterReset}
+	res := Result{ClusterReset: p.result.ClusterReset, Warnings: p.result.Warnings}
 	if len(p.steps) == 0 {
 		return res, nil
 	}
