@@ -388,3 +388,23 @@ func TestUpstreamOverridesInTheReport(t *testing.T) {
 		t.Errorf("hosts:\n%s", hosts)
 	}
 }
+
+// Waits that a drop-in raises past what --start-timeout leaves are capped, and the status says
+// which setting and to what; within the limit, nothing is said.
+func TestStartTimeoutCapsTheWaits(t *testing.T) {
+	root := t.TempDir()
+	put(t, root, "etc/clearwater/firstboot.d/50-user-data.yaml", "ipv6_timeout: 10m\n")
+	r := cli(t, decideArgs("run", root, append(snap("dual-stack"), "--start-timeout", "168s")...)...)
+	// 168s - 30s - (ipv4_wait 10s + probe_after 3s + metadata_timeout 5s) = 120s, less what the run spent
+	if r.code != exitDecided || !hasSubstring(r.rep.Warnings, "ipv6_timeout 10m0s capped to 1m5") || !hasSubstring(r.rep.Warnings, "stops this run after 2m48s") {
+		t.Errorf("run = %d, warnings %q", r.code, r.rep.Warnings)
+	}
+	put(t, root, "etc/clearwater/firstboot.d/50-user-data.yaml", "ipv6_timeout: 1m\n")
+	r = cli(t, decideArgs("run", root, append(snap("dual-stack"), "--start-timeout", "168s")...)...)
+	if r.code != exitDecided || hasSubstring(r.rep.Warnings, "capped") {
+		t.Errorf("within the limit: %d, warnings %q", r.code, r.rep.Warnings)
+	}
+	if r := cli(t, decideArgs("run", root, append(snap("dual-stack"), "--start-timeout", "-1s")...)...); r.code != exitUsage {
+		t.Errorf("a negative --start-timeout: exit %d", r.code)
+	}
+}
