@@ -194,10 +194,19 @@ func sharedKeys(v Values, sp map[string]*Sproutlet) []keyValue {
 // from the previous config) and the address unbracketed, as /etc/hosts requires.
 func hostsEntry(v Values, sp map[string]*Sproutlet) string {
 	names := []string{v.Address.String(), v.Hostname}
-	for _, n := range sproutletNames {
-		names = append(names, sp[n].Prefix+"."+v.Hostname)
+	for _, p := range prefixes(sp) {
+		names = append(names, p+"."+v.Hostname)
 	}
 	return strings.Join(names, " ")
+}
+
+// prefixes are the sproutlets' prefixes in the order of the hosts block.
+func prefixes(sp map[string]*Sproutlet) [3]string {
+	var p [3]string
+	for i, n := range sproutletNames {
+		p[i] = sp[n].Prefix
+	}
+	return p
 }
 
 // edits returns, for each file, how to compute its new content from the old.
@@ -207,7 +216,7 @@ func edits(v Values, sp map[string]*Sproutlet) []fileEdit {
 		{path: LocalConfig, edit: func(b []byte) []byte { return upsertKeys(b, local) }},
 		{path: SharedConfig, edit: func(b []byte) []byte { return upsertKeys(b, shared) }},
 		{path: Hosts, edit: func(b []byte) []byte {
-			return replaceBlock(b, HostsStart, HostsEnd, []string{entry})
+			return replaceBlock(b, HostsStart, HostsEnd, []string{entry}, prefixes(sp))
 		}},
 	}
 }

@@ -21,7 +21,8 @@ func TestUpstreamOverrides(t *testing.T) {
 		LocalConfig:    localTemplate,
 		"/etc/clearwater/user_settings": "scscf=5070 # the last one wins\nicscf='6052'\nexport bgcf_prefix=\"breakout\"\n" +
 			"bgcf=99999\nicscf_prefix=i.cscf\n",
-		Hosts: hostsTemplate,
+		// a block whose end marker is lost, around an entry with the overrides' names
+		Hosts: hostsTemplate + HostsStart + "\n10.0.0.9 cw-aio sprout.cw-aio breakout.cw-aio icscf.cw-aio\n",
 	})
 	res := apply(t, root, v4())
 	shared := readFileT(t, root, SharedConfig)
@@ -38,6 +39,8 @@ func TestUpstreamOverrides(t *testing.T) {
 	}
 	if hosts := readFileT(t, root, Hosts); !strings.Contains(hosts, "\n10.0.0.5 cw-aio sprout.cw-aio breakout.cw-aio icscf.cw-aio\n") {
 		t.Errorf("hosts block:\n%s", hosts)
+	} else if strings.Contains(hosts, "10.0.0.9") {
+		t.Errorf("the broken block's entry stayed:\n%s", hosts)
 	}
 	if len(res.Warnings) != 2 || !strings.Contains(res.Warnings[0], `bgcf="99999"`) || !strings.Contains(res.Warnings[1], `icscf_prefix="i.cscf"`) {
 		t.Errorf("warnings = %q, want bgcf and icscf_prefix named", res.Warnings)
