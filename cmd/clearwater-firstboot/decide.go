@@ -16,6 +16,7 @@ import (
 
 	"github.com/clearwater-aio/packer-plugin-clearwater/firstboot/aioconfig"
 	"github.com/clearwater-aio/packer-plugin-clearwater/firstboot/config"
+	"github.com/clearwater-aio/packer-plugin-clearwater/firstboot/rootfs"
 	"github.com/clearwater-aio/packer-plugin-clearwater/firstboot/userdata"
 )
 
@@ -251,9 +252,10 @@ func forceReason(force bool, source string) string {
 	return "IPv6 not forced (" + what + ")"
 }
 
-// markerExists reports whether upstream's marker is a regular file under root.
+// markerExists reports whether upstream's marker is a regular file under root, as upstream's
+// [ -f ] tests it in a chroot: symlinks followed inside the root.
 func markerExists(root string) bool {
-	st, err := os.Lstat(filepath.Join(root, MarkerFile))
+	st, err := rootfs.StatIn(root, MarkerFile)
 	return err == nil && st.Mode().IsRegular()
 }
 

@@ -170,4 +170,18 @@ func TestSymlinkedStateBoots(t *testing.T) {
 	if link, _ := os.Readlink(filepath.Join(root, "etc/clearwater")); link != "/data/clearwater" {
 		t.Errorf("/etc/clearwater became %q", link)
 	}
+	// The config, its drop-ins and upstream's marker are read through the symlink too.
+	put(t, root, "data/clearwater/firstboot.yaml", "hostname: lab-aio\n")
+	put(t, root, "data/clearwater/firstboot.d/50-site.yaml", "ipv6_timeout: 1m\n")
+	put(t, root, "data/clearwater/force_ipv6", "")
+	r := cli(t, decideArgs("run", root, append(snap("dual-stack"), "--start-timeout", "60s")...)...)
+	if r.code != exitDecided || !r.rep.ForceIPv6 || r.rep.ForceSource != sourceMarker || r.rep.Family != "ipv6" {
+		t.Errorf("upstream's marker through the symlink: %d %+v", r.code, r.rep)
+	}
+	if !strings.Contains(read(t, root, "data/clearwater/local_config"), "public_hostname=lab-aio\n") {
+		t.Error("firstboot.yaml through the symlink: the hostname did not reach local_config")
+	}
+	if !hasSubstring(r.rep.Warnings, "ipv6_timeout 1m0s capped") {
+		t.Errorf("firstboot.d through the symlink: its ipv6_timeout was not seen: %q", r.rep.Warnings)
+	}
 }

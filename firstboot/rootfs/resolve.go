@@ -2,9 +2,11 @@ package rootfs
 
 import (
 	"errors"
+	"io"
 	"io/fs"
 	"os"
 	"path"
+	"slices"
 	"strings"
 	"syscall"
 )
@@ -107,4 +109,54 @@ func Open(r *os.Root, name string) (*os.File, error) {
 		return nil, PathError("open", name, err)
 	}
 	return f, nil
+}
+
+// in opens the folder root and calls f with it: the *In functions, for callers that hold a folder's
+// name rather than an *os.Root.
+func in[T any](root string, f func(r *os.Root) (T, error)) (T, error) {
+	r, err := os.OpenRoot(root)
+	if err != nil {
+		var zero T
+		return zero, err
+	}
+	defer r.Close()
+	return f(r)
+}
+
+// ReadFileIn reads name under the folder root (ReadFile).
+func ReadFileIn(root, name string) ([]byte, error) {
+	return in(root, func(r *os.Root) ([]byte, error) { return ReadFile(r, name) })
+}
+
+// ReadDirIn lists up to n entries (all when n <= 0) of the folder name under the folder root,
+// its symlinks resolved (Resolve), sorted by name. A missing folder matches fs.ErrNotExist.
+func ReadDirIn(root, name string, n int) ([]fs.DirEntry, error) {
+	return in(root, func(r *os.Root) ([]fs.DirEntry, error) {
+		f, err := Open(r, name)
+		if err != nil {
+			return nil, err
+		}
+		defer f.Close()
+		list, err := f.ReadDir(n)
+		if err != nil && !(n > 0 && errors.Is(err, io.EOF)) {
+			return nil, PathError("read", name, err)
+		}
+		slices.SortFunc(list, func(a, b fs.DirEntry) int { return strings.Compare(a.Name(), b.Name()) })
+		return list, nil
+	})
+}
+
+// StatIn returns the info of name under the folder root, its symlinks resolved (Resolve).
+func StatIn(root, name string) (fs.FileInfo, error) {
+	return in(root, func(r *os.Root) (fs.FileInfo, error) {
+		rel, err := Resolve(r, name)
+		if err != nil {
+			return nil, err
+		}
+		info, err := r.Stat(rel)
+		if err != nil {
+			return nil, PathError("stat", name, err)
+		}
+		return info, nil
+	})
 }

@@ -97,6 +97,18 @@ func TestAbsoluteSymlinkedFolders(t *testing.T) {
 	if len(names) != 1 || names[0] != "member" {
 		t.Errorf("Open(/var/lib/clearwater-etcd) lists %v", names)
 	}
+	if list, err := ReadDirIn(dir, "/etc/clearwater", 0); err != nil || len(list) != 2 || list[0].Name() != "local_config" {
+		t.Errorf("ReadDirIn(/etc/clearwater) = %v, %v", list, err)
+	}
+	if info, err := StatIn(dir, "/etc/clearwater/shared_config"); err != nil || !info.Mode().IsRegular() {
+		t.Errorf("StatIn(/etc/clearwater/shared_config) = %v, %v", info, err)
+	}
+	if b, err := ReadFileIn(dir, "/etc/clearwater/shared_config"); err != nil || string(b) != "s\n" {
+		t.Errorf("ReadFileIn = %q, %v", b, err)
+	}
+	if _, err := ReadDirIn(dir, "/etc/missing", 0); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("ReadDirIn(missing) = %v, want ErrNotExist", err)
+	}
 	if link, _ := os.Readlink(filepath.Join(dir, "etc/clearwater")); link != "/data/clearwater" {
 		t.Errorf("the symlink became %q", link)
 	}

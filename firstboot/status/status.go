@@ -131,12 +131,7 @@ func Read(root string) (Report, error) {
 // ReadJSON decodes the JSON file name under root into v. A missing file is an error that matches
 // fs.ErrNotExist; every error names the file.
 func ReadJSON(root, name string, v any) error {
-	r, err := os.OpenRoot(root)
-	if err != nil {
-		return err
-	}
-	defer r.Close()
-	data, err := rootfs.ReadFile(r, name)
+	data, err := rootfs.ReadFileIn(root, name)
 	if err != nil {
 		return err
 	}
