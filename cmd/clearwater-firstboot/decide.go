@@ -19,6 +19,7 @@ import (
 	"github.com/clearwater-aio/packer-plugin-clearwater/firstboot/aioconfig"
 	"github.com/clearwater-aio/packer-plugin-clearwater/firstboot/config"
 	"github.com/clearwater-aio/packer-plugin-clearwater/firstboot/discover"
+	"github.com/clearwater-aio/packer-plugin-clearwater/firstboot/rootfs"
 	"github.com/clearwater-aio/packer-plugin-clearwater/firstboot/userdata"
 )
 
@@ -34,6 +35,10 @@ type options struct {
 	routes   string
 	userData string
 	json     bool
+	// startTimeout is how long the init system lets the run take (the unit's TimeoutStartSec);
+	// 0: no limit.
+	startTimeout time.Duration
+	start        time.Time // when the run started
 }
 
 // offline reports whether the run works from a snapshot: then nothing waits and no packet is sent.
@@ -48,6 +53,8 @@ func decideFlags(verb string, stderr io.Writer) (*flag.FlagSet, *options) {
 	fs.StringVar(&o.routes, "routes", "", "with --addrs: the default routes in `FILE` (the JSON of `ip -j route show default` and/or `ip -6 -j route show default`)")
 	fs.StringVar(&o.userData, "user-data", "", "read cloud-init user-data from `FILE` instead of looking for it")
 	fs.BoolVar(&o.json, "json", false, "print one JSON object instead of a summary")
+	fs.DurationVar(&o.startTimeout, "start-timeout", 0, "the init system stops the run after `DURATION` (the unit's TimeoutStartSec): the waits are capped to end "+
+		startMargin.String()+" before it, and the status says which; 0 = no limit")
 	fs.Usage = func() {
 		what := map[string]string{
 			"run":  "Decide the address family, write Clearwater's config for the chosen address, and record why.",
@@ -89,6 +96,9 @@ func (o options) check() error {
 	if st, err := os.Stat(o.root); err != nil || !st.IsDir() {
 		return fmt.Errorf("--root %s: not a directory", o.root)
 	}
+	if o.startTimeout < 0 {
+		return fmt.Errorf("--start-timeout %s: a duration of 0 or more (0 = no limit)", o.startTimeout)
+	}
 	if o.routes != "" && o.addrs == "" {
 		return errors.New("--routes needs --addrs (routes are read live otherwise)")
 	}
@@ -102,6 +112,7 @@ func (o options) check() error {
 
 // decide runs the whole decision and, for run, the writing. It returns the report and exit status.
 func decide(ctx context.Context, o options, stderr io.Writer) (Report, int) {
+	o.start = time.Now()
 	rep := Report{Version: version, Mode: o.verb}
 	logf := func(format string, a ...any) { fmt.Fprintf(stderr, "clearwater-firstboot: "+format+"\n", a...) }
 	if o.verb == "run" {
@@ -114,6 +125,7 @@ func decide(ctx context.Context, o options, stderr io.Writer) (Report, int) {
 		rep.Error = "bad config: " + err.Error()
 		return rep, exitUsage
 	}
+	capWaits(o, &cfg, &rep)
 	sess, err := newSession(ctx, o)
 	if err != nil {
 		rep.Error = err.Error()
@@ -147,6 +159,7 @@ func decide(ctx context.Context, o options, stderr io.Writer) (Report, int) {
 func write(o options, cfg config.Config, addr netip.Addr, rep *Report, logf func(string, ...any)) int {
 	res, err := writeConfig(o, cfg, addr, rep)
 	rep.Changed, rep.Changes, rep.NotWritten = res.Changed, res.Changes, res.Pending
+	rep.Warnings = append(rep.Warnings, res.Warnings...)
 	if err != nil {
 		rep.Error = writeError(err) + ": " + leftAsItWas(res)
 		logf("%s", rep.Error)
@@ -218,9 +231,10 @@ func forceReason(force bool, source userdata.Source) string {
 	return "IPv6 not forced (" + source.Description() + ")"
 }
 
-// markerExists reports whether upstream's marker is a regular file under root.
+// markerExists reports whether upstream's marker is a regular file under root, as upstream's
+// [ -f ] tests it in a chroot: symlinks followed inside the root.
 func markerExists(root string) bool {
-	st, err := os.Lstat(filepath.Join(root, MarkerFile))
+	st, err := rootfs.StatIn(root, MarkerFile)
 	return err == nil && st.Mode().IsRegular()
 }
 

@@ -2,7 +2,7 @@
 // Clearwater uses IPv4 or IPv6, from the force_ipv6 toggle and the addresses the network offers, writes
 // Clearwater's config for the chosen address, and records why.
 //
-//	clearwater-firstboot run    [--root DIR] [--config FILE] [--addrs FILE --routes FILE] [--user-data FILE] [--json]
+//	clearwater-firstboot run    [--root DIR] [--config FILE] [--addrs FILE --routes FILE] [--user-data FILE] [--json] [--start-timeout DURATION]
 //	clearwater-firstboot plan   (the same flags; decides and prints, writes nothing, never waits)
 //	clearwater-firstboot status [--root DIR] [--json]
 //	clearwater-firstboot version

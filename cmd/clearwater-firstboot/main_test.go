@@ -356,3 +356,55 @@ func TestVersion(t *testing.T) {
 		t.Errorf("version = %d %q", r.code, r.stdout)
 	}
 }
+
+// --json never prints null for a list, in run, plan and status, so `jq '.warnings[]'` works.
+func TestJSONListsAreNeverNull(t *testing.T) {
+	root := t.TempDir()
+	for _, args := range [][]string{decideArgs("plan", root, snap("dual-stack")...), decideArgs("run", root, snap("dual-stack")...),
+		decideArgs("run", root, snap("dual-stack")...), {"status", "--root", root, "--json"}} {
+		r := cli(t, args...)
+		var m map[string]any
+		if err := json.Unmarshal([]byte(r.stdout), &m); err != nil {
+			t.Fatalf("%v: %v\n%s", args, err, r.stdout)
+		}
+		for _, k := range []string{"reasons", "warnings", "changes", "not_written"} {
+			if _, ok := m[k].([]any); !ok {
+				t.Errorf("%v: %q = %#v, want a list", args[0], k, m[k])
+			}
+		}
+	}
+}
+
+// Upstream's overrides reach the hosts block, and an unusable one is a warning in the report.
+func TestUpstreamOverridesInTheReport(t *testing.T) {
+	root := t.TempDir()
+	put(t, root, "etc/clearwater/config", ". /etc/clearwater/user_settings\n")
+	put(t, root, "etc/clearwater/user_settings", "scscf_prefix=sprout\nbgcf=none\n")
+	r := cli(t, decideArgs("run", root, snap("dual-stack")...)...)
+	if r.code != exitDecided || !hasSubstring(r.rep.Warnings, `bgcf="none" is not a port`) {
+		t.Fatalf("run = %d, warnings %q\n%s", r.code, r.rep.Warnings, r.stderr)
+	}
+	if hosts := read(t, root, "etc/hosts"); !strings.Contains(hosts, "192.0.2.10 cw-aio sprout.cw-aio bgcf.cw-aio icscf.cw-aio") {
+		t.Errorf("hosts:\n%s", hosts)
+	}
+}
+
+// Waits that a drop-in raises past what --start-timeout leaves are capped, and the status says
+// which setting and to what; within the limit, nothing is said.
+func TestStartTimeoutCapsTheWaits(t *testing.T) {
+	root := t.TempDir()
+	put(t, root, "etc/clearwater/firstboot.d/50-user-data.yaml", "ipv6_timeout: 10m\n")
+	r := cli(t, decideArgs("run", root, append(snap("dual-stack"), "--start-timeout", "168s")...)...)
+	// 168s - 30s - (ipv4_wait 10s + probe_after 3s + metadata_timeout 5s) = 120s, less what the run spent
+	if r.code != exitDecided || !hasSubstring(r.rep.Warnings, "ipv6_timeout 10m0s capped to 1m5") || !hasSubstring(r.rep.Warnings, "stops this run after 2m48s") {
+		t.Errorf("run = %d, warnings %q", r.code, r.rep.Warnings)
+	}
+	put(t, root, "etc/clearwater/firstboot.d/50-user-data.yaml", "ipv6_timeout: 1m\n")
+	r = cli(t, decideArgs("run", root, append(snap("dual-stack"), "--start-timeout", "168s")...)...)
+	if r.code != exitDecided || hasSubstring(r.rep.Warnings, "capped") {
+		t.Errorf("within the limit: %d, warnings %q", r.code, r.rep.Warnings)
+	}
+	if r := cli(t, decideArgs("run", root, append(snap("dual-stack"), "--start-timeout", "-1s")...)...); r.code != exitUsage {
+		t.Errorf("a negative --start-timeout: exit %d", r.code)
+	}
+}

@@ -145,6 +145,7 @@ func (s *session) metadataUserData(ctx context.Context, o options, cfg config.Co
 	if err != nil || reflect.DeepEqual(input(newCfg, rep), before) {
 		return newCfg, d, err
 	}
+	capWaits(o, &newCfg, rep)
 	rep.Reasons = append(rep.Reasons, "deciding again with the metadata service's user-data")
 	d, err = s.decide(ctx, newCfg, rep)
 	return newCfg, d, err

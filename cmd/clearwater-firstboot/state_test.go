@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/clearwater-aio/packer-plugin-clearwater/firstboot/userdata"
 )
 
 // The two snapshots and the addresses the helper picks from them.
@@ -130,5 +132,58 @@ func TestPowerCutBetweenConfigAndState(t *testing.T) {
 				t.Error("the cluster was cleared again although state and config agree")
 			}
 		})
+	}
+}
+
+// An image that keeps Clearwater's config, etcd's data and the helper's state on a data volume
+// through absolute symlinks boots as in a chroot: the run writes and clears through them, status
+// reads through them, and the symlinks stay.
+func TestSymlinkedStateBoots(t *testing.T) {
+	root := t.TempDir()
+	put(t, root, "data/clearwater/local_config", "local_ip=192.0.2.99\n")
+	put(t, root, "data/clearwater/cluster_settings", "servers=built\n")
+	put(t, root, "data/etcd/member/wal/0.wal", "wal")
+	put(t, root, "data/hosts", "127.0.0.1 localhost\n")
+	for link, target := range map[string]string{"etc/clearwater": "/data/clearwater", "var/lib/clearwater-etcd": "/data/etcd",
+		"var/lib/clearwater-firstboot": "/data/firstboot", "etc/hosts": "../data/hosts"} {
+		if err := os.MkdirAll(filepath.Dir(filepath.Join(root, link)), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Symlink(target, filepath.Join(root, link)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	runAt(t, root, addrA)
+	if !strings.Contains(read(t, root, "data/clearwater/local_config"), "local_ip="+addrA+"\n") ||
+		!strings.Contains(read(t, root, "data/hosts"), addrA+" cw-aio") {
+		t.Error("the config was not written through the symlinks")
+	}
+	_, err1 := os.Stat(filepath.Join(root, "data/etcd/member"))
+	_, err2 := os.Stat(filepath.Join(root, "data/clearwater/cluster_settings"))
+	if !errors.Is(err1, fs.ErrNotExist) || !errors.Is(err2, fs.ErrNotExist) {
+		t.Errorf("the cluster was not cleared through the symlinks on an address change: %v, %v", err1, err2)
+	}
+	if _, err := os.Stat(filepath.Join(root, "data/firstboot/state.json")); err != nil {
+		t.Errorf("the state was not written through the symlink: %v", err)
+	}
+	if s := cli(t, "status", "--root", root, "--json"); s.code != exitDecided || s.rep.Address != addrA {
+		t.Errorf("status through the symlinks = %d %+v\n%s", s.code, s.rep, s.stderr)
+	}
+	if link, _ := os.Readlink(filepath.Join(root, "etc/clearwater")); link != "/data/clearwater" {
+		t.Errorf("/etc/clearwater became %q", link)
+	}
+	// The config, its drop-ins and upstream's marker are read through the symlink too.
+	put(t, root, "data/clearwater/firstboot.yaml", "hostname: lab-aio\n")
+	put(t, root, "data/clearwater/firstboot.d/50-site.yaml", "ipv6_timeout: 1m\n")
+	put(t, root, "data/clearwater/force_ipv6", "")
+	r := cli(t, decideArgs("run", root, append(snap("dual-stack"), "--start-timeout", "60s")...)...)
+	if r.code != exitDecided || !r.rep.ForceIPv6 || r.rep.ForceSource != string(userdata.SourceMarker) || r.rep.Family != "ipv6" {
+		t.Errorf("upstream's marker through the symlink: %d %+v", r.code, r.rep)
+	}
+	if !strings.Contains(read(t, root, "data/clearwater/local_config"), "public_hostname=lab-aio\n") {
+		t.Error("firstboot.yaml through the symlink: the hostname did not reach local_config")
+	}
+	if !hasSubstring(r.rep.Warnings, "ipv6_timeout 1m0s capped") {
+		t.Errorf("firstboot.d through the symlink: its ipv6_timeout was not seen: %q", r.rep.Warnings)
 	}
 }

@@ -15,12 +15,17 @@
 // and the others dropped, and the lines between them stay; a missing block is appended.
 //
 // Files are replaced atomically and keep their mode and owner; when nothing would change, nothing
-// is written. Every path is resolved inside the root with os.Root: a symlink that is absolute or
-// leads out of the root is an error, and a symlink in the place of a file we write is refused
-// rather than replaced. All checks and reads come before the first write.
+// is written. Every path is resolved inside the root as in a chroot (rootfs.Resolve): an absolute
+// symlink (/etc/clearwater -> /data/clearwater) starts again from the root, none leads out of it,
+// and a symlink in the place of a file we write is written through, not replaced. All checks and
+// reads come before the first write.
 //
-// Upstream's port and prefix overrides (scscf=, scscf_prefix=, ... in /etc/clearwater/config)
-// are not honoured: the URIs and the hosts block always use upstream's defaults.
+// Upstream's port and prefix overrides (scscf=, scscf_prefix=, icscf=, ... bgcf_prefix=) are
+// honoured as write_config honours them: its defaults, then what /etc/clearwater/config and the
+// files it sources (shared_config, local_config, user_settings) assign, the last assignment
+// winning. They shape the *_uri keys and the hosts block's names; upstream_hostname takes the
+// S-CSCF's prefix too (upstream wrote "scscf." whatever the prefix, a name the hosts block then
+// did not resolve). A value Clearwater cannot use keeps the default and is a warning.
 package aioconfig
 
 import (
@@ -29,6 +34,7 @@ import (
 	"net/netip"
 	"os"
 	"path"
+	"strconv"
 	"strings"
 
 	"github.com/clearwater-aio/packer-plugin-clearwater/firstboot/config"
@@ -82,6 +88,8 @@ type Result struct {
 	// was removed and EtcdData emptied, where they had anything.
 	ClusterReset bool     `json:"cluster_reset"`
 	Changes      []Change `json:"changes,omitempty"`
+	// Warnings are the overrides of UpstreamConfig that were ignored, and why.
+	Warnings []string `json:"warnings,omitempty"`
 	// Pending are the changes that Apply planned but did not make because of its error, the
 	// first being the one that failed: those files are as they were.
 	Pending []Change `json:"pending,omitempty"`
@@ -165,10 +173,10 @@ func localKeys(v Values) []keyValue {
 // sharedKeys are upstream's shared_config keys. Host names stay host names (sprout#1029: PJSIP
 // cannot parse a bracketed address in a SIP URI); host[:port] values take [v6]. The URIs are
 // quoted, as upstream writes them, because ';' ends a shell command.
-func sharedKeys(v Values) []keyValue {
+func sharedKeys(v Values, sp map[string]*Sproutlet) []keyValue {
 	b, h := bracket(v.Address), v.Hostname
-	uri := func(prefix, port string) string {
-		return `"sip:` + prefix + "." + h + ":" + port + `;transport=TCP"`
+	uri := func(name string) string {
+		return `"sip:` + sp[name].Prefix + "." + h + ":" + strconv.Itoa(sp[name].Port) + `;transport=TCP"`
 	}
 	return []keyValue{
 		{"sprout_hostname", h},
@@ -177,28 +185,40 @@ func sharedKeys(v Values) []keyValue {
 		{"hs_provisioning_hostname", b + ":8889"},
 		{"sprout_registration_store", b},
 		{"homestead_impu_store", b},
-		{"upstream_hostname", "scscf." + h},
-		{"scscf_uri", uri("scscf", "5054")},
-		{"icscf_uri", uri("icscf", "5052")},
-		{"bgcf_uri", uri("bgcf", "5053")},
+		{"upstream_hostname", sp["scscf"].Prefix + "." + h},
+		{"scscf_uri", uri("scscf")},
+		{"icscf_uri", uri("icscf")},
+		{"bgcf_uri", uri("bgcf")},
 	}
 }
 
 // hostsEntry is the line of the /etc/hosts block, with the new hostname (upstream used the one
 // from the previous config) and the address unbracketed, as /etc/hosts requires.
-func hostsEntry(v Values) string {
-	h := v.Hostname
-	return strings.Join([]string{v.Address.String(), h, "scscf." + h, "bgcf." + h, "icscf." + h}, " ")
+func hostsEntry(v Values, sp map[string]*Sproutlet) string {
+	names := []string{v.Address.String(), v.Hostname}
+	for _, p := range prefixes(sp) {
+		names = append(names, p+"."+v.Hostname)
+	}
+	return strings.Join(names, " ")
+}
+
+// prefixes are the sproutlets' prefixes in the order of the hosts block.
+func prefixes(sp map[string]*Sproutlet) [3]string {
+	var p [3]string
+	for i, n := range sproutletNames {
+		p[i] = sp[n].Prefix
+	}
+	return p
 }
 
 // edits returns, for each file, how to compute its new content from the old.
-func edits(v Values) []fileEdit {
-	local, shared, entry := localKeys(v), sharedKeys(v), hostsEntry(v)
+func edits(v Values, sp map[string]*Sproutlet) []fileEdit {
+	local, shared, entry := localKeys(v), sharedKeys(v, sp), hostsEntry(v, sp)
 	return []fileEdit{
 		{path: LocalConfig, edit: func(b []byte) []byte { return upsertKeys(b, local) }},
 		{path: SharedConfig, edit: func(b []byte) []byte { return upsertKeys(b, shared) }},
 		{path: Hosts, edit: func(b []byte) []byte {
-			return replaceBlock(b, HostsStart, HostsEnd, []string{entry})
+			return replaceBlock(b, HostsStart, HostsEnd, []string{entry}, prefixes(sp))
 		}},
 	}
 }
@@ -214,8 +234,13 @@ func plan(root string, v Values) (*planned, error) {
 		return p, fmt.Errorf("aioconfig: root: %w", err)
 	}
 	defer r.Close()
+	sp, warnings, err := readSproutlets(r)
+	if err != nil {
+		return &planned{}, err
+	}
+	p.result.Warnings = warnings
 	var configured netip.Addr
-	for _, fe := range edits(v) {
+	for _, fe := range edits(v, sp) {
 		old, err := p.planFile(r, fe)
 		if err != nil {
 			return &planned{}, err

@@ -149,11 +149,12 @@ func localIP(content []byte) netip.Addr {
 // at the end of the file when there is none; later blocks are dropped (upstream's sed deletes
 // them all). Marker lines match with trailing blanks ignored. A start marker without an end
 // marker is a broken block: it is taken to be the marker and, when the next line is an entry
-// that upstream writes (see isAIOEntry), that line too. Upstream's sed would delete from the
-// marker to the end of the file; no other line of the operator's is touched here. Broken blocks
-// count as blocks: with two start markers and no end marker, the block goes at the first, the
-// second goes, and the lines between them stay (a blank one left last keeps its ending: see editor).
-func replaceBlock(content []byte, start, end string, body []string) []byte {
+// that upstream writes (see isAIOEntry, with upstream's prefixes or the ones given), that line
+// too. Upstream's sed would delete from the marker to the end of the file; no other line of the
+// operator's is touched here. Broken blocks count as blocks: with two start markers and no end
+// marker, the block goes at the first, the second goes, and the lines between them stay (a blank
+// one left last keeps its ending: see editor).
+func replaceBlock(content []byte, start, end string, body []string, prefixes ...[3]string) []byte {
 	e := newEditor(content)
 	done := false
 	for i := 0; i < len(e.in); i++ {
@@ -161,7 +162,7 @@ func replaceBlock(content []byte, start, end string, body []string) []byte {
 			e.keep(e.in[i])
 			continue
 		}
-		i = blockEnd(e.in, i, end)
+		i = blockEnd(e.in, i, end, prefixes)
 		if !done {
 			done = true
 			e.addBlock(start, end, body)
@@ -182,22 +183,23 @@ func (e *editor) addBlock(start, end string, body []string) {
 }
 
 // blockEnd returns the index of the last line of the block that starts at line i.
-func blockEnd(lines []line, i int, end string) int {
+func blockEnd(lines []line, i int, end string, prefixes [][3]string) int {
 	for j := i + 1; j < len(lines); j++ {
 		if isMarker(lines[j].text, end) {
 			return j
 		}
 	}
-	if i+1 < len(lines) && isAIOEntry(string(lines[i+1].text)) {
+	if i+1 < len(lines) && isAIOEntry(string(lines[i+1].text), prefixes...) {
 		return i + 1
 	}
 	return i
 }
 
 // isAIOEntry reports whether s is a hosts line that upstream writes into its block: an address,
-// then names ending in scscf.<host> bgcf.<host> icscf.<host>, where <host> may be empty (upstream's
-// first run writes "<ip>  scscf. bgcf. icscf.").
-func isAIOEntry(s string) bool {
+// then names ending in <p1>.<host> <p2>.<host> <p3>.<host>, where <host> may be empty (upstream's
+// first run writes "<ip>  scscf. bgcf. icscf.") and the prefixes are upstream's defaults
+// (scscf, bgcf, icscf) or one of the sets given (its overrides, see Sproutlet).
+func isAIOEntry(s string, prefixes ...[3]string) bool {
 	f := strings.Fields(s)
 	if len(f) != 4 && len(f) != 5 {
 		return false
@@ -205,9 +207,14 @@ func isAIOEntry(s string) bool {
 	if _, err := netip.ParseAddr(f[0]); err != nil {
 		return false
 	}
-	n := len(f)
-	return strings.HasPrefix(f[n-3], "scscf.") && strings.HasPrefix(f[n-2], "bgcf.") &&
-		strings.HasPrefix(f[n-1], "icscf.")
+	names := f[len(f)-3:]
+	for _, p := range append(prefixes, [3]string{"scscf", "bgcf", "icscf"}) {
+		if strings.HasPrefix(names[0], p[0]+".") && strings.HasPrefix(names[1], p[1]+".") &&
+			strings.HasPrefix(names[2], p[2]+".") {
+			return true
+		}
+	}
+	return false
 }
 
 func isMarker(text []byte, marker string) bool {

@@ -114,4 +114,11 @@ func TestIsAIOEntry(t *testing.T) {
 			t.Errorf("isAIOEntry(%q) = %v, want %v", s, got, want)
 		}
 	}
+	// With upstream's prefix overrides: their entry, and still one that upstream's defaults wrote.
+	sp := [3]string{"sprout", "breakout", "icscf"}
+	for s, want := range map[string]bool{"10.0.0.9 h sprout.h breakout.h icscf.h": true, entry: true, "10.0.0.9 h sprout.h bgcf.h icscf.h": false} {
+		if got := isAIOEntry(s, sp); got != want {
+			t.Errorf("isAIOEntry(%q, %v) = %v, want %v", s, sp, got, want)
+		}
+	}
 }

@@ -39,7 +39,7 @@ func (res *Result) record(c Change) {
 
 // apply carries out the steps in order and stops at the first error.
 func (p *planned) apply(root string) (Result, error) {
-	res := Result{ClusterReset: p.result.ClusterReset}
+	res := Result{ClusterReset: p.result.ClusterReset, Warnings: p.result.Warnings}
 	if len(p.steps) == 0 {
 		return res, nil
 	}
@@ -58,9 +58,6 @@ func (p *planned) apply(root string) (Result, error) {
 	}
 	return res, nil
 }
-
-// rel turns a path inside the image into a name for os.Root.
-func rel(name string) string { return rootfs.Rel(name) }
 
 // planFile reads fe's file and adds a step to write it when its content changes. It returns
 // the old content (nil when the file is missing).
@@ -97,7 +94,11 @@ func syncDir(r *os.Root, dir string) error {
 // cluster_settings (the cluster manager writes it again) and etcd's data, so that a node with a
 // new address, a clone included, starts a clean cluster.
 func (p *planned) planReset(r *os.Root) error {
-	info, err := r.Lstat(rel(ClusterSettings))
+	settings, err := rootfs.ResolveParent(r, ClusterSettings)
+	if err != nil {
+		return fmt.Errorf("aioconfig: %w", err)
+	}
+	info, err := r.Lstat(settings)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
 	case err != nil:
@@ -106,10 +107,10 @@ func (p *planned) planReset(r *os.Root) error {
 		return fmt.Errorf("aioconfig: %w", rootfs.PathError("remove", ClusterSettings, errors.New("a directory, not a file")))
 	default:
 		p.add(Change{Path: ClusterSettings, Action: Remove}, func(r *os.Root) error {
-			if err := r.Remove(rel(ClusterSettings)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			if err := r.Remove(settings); err != nil && !errors.Is(err, fs.ErrNotExist) {
 				return fmt.Errorf("aioconfig: %w", rootfs.PathError("remove", ClusterSettings, err))
 			}
-			return syncDir(r, path.Dir(rel(ClusterSettings)))
+			return syncDir(r, path.Dir(ClusterSettings))
 		})
 	}
 	names, err := entries(r, EtcdData, 1)
@@ -124,12 +125,12 @@ func (p *planned) planReset(r *os.Root) error {
 
 // entries returns up to n names in dir (all when n <= 0); none when dir does not exist.
 func entries(r *os.Root, dir string, n int) ([]string, error) {
-	d, err := r.Open(rel(dir))
+	d, err := rootfs.Open(r, dir)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, nil
 	}
 	if err != nil {
-		return nil, fmt.Errorf("aioconfig: %w", rootfs.PathError("read", dir, err))
+		return nil, fmt.Errorf("aioconfig: %w", err)
 	}
 	defer d.Close()
 	if info, err := d.Stat(); err != nil || !info.IsDir() {
@@ -142,17 +143,21 @@ func entries(r *os.Root, dir string, n int) ([]string, error) {
 	return names, nil
 }
 
-// emptyDir removes what dir holds, not dir itself. os.Root never follows a symlink out of the
-// root, and RemoveAll removes a symlink, not what it points to.
+// emptyDir removes what dir holds, not dir itself; dir's symlinks are resolved inside the root.
+// RemoveAll removes a symlink in dir, not what it points to.
 func emptyDir(r *os.Root, dir string) error {
 	names, err := entries(r, dir, 0)
 	if err != nil {
 		return err
 	}
+	resolved, err := rootfs.Resolve(r, dir)
+	if err != nil {
+		return fmt.Errorf("aioconfig: %w", err)
+	}
 	for _, n := range names {
-		if err := r.RemoveAll(path.Join(rel(dir), n)); err != nil {
+		if err := r.RemoveAll(path.Join(resolved, n)); err != nil {
 			return fmt.Errorf("aioconfig: %w", rootfs.PathError("empty", dir, err))
 		}
 	}
-	return syncDir(r, rel(dir))
+	return syncDir(r, dir)
 }

@@ -21,7 +21,7 @@ var fuzzSeeds = []string{
 func fuzzKeys(v1, v2 string) []keyValue {
 	clean := strings.NewReplacer("\n", "", "\r", "")
 	v1, v2 = clean.Replace(v1), clean.Replace(v2)
-	kvs := append(localKeys(v4()), sharedKeys(v4())...)
+	kvs := append(localKeys(v4()), sharedKeys(v4(), defaultSproutlets())...)
 	for i := range kvs {
 		kvs[i].Value = v1
 		if i%2 == 1 {

@@ -3,7 +3,7 @@ package config
 import (
 	"errors"
 	"io/fs"
-	"os"
+	"path"
 	"path/filepath"
 	"strings"
 
@@ -19,7 +19,7 @@ func Load(root, file string, extra []Source) (Config, []string, error) {
 	}
 	var sources []Source
 	main := filepath.Join(root, file)
-	data, err := rootfs.ReadPath(main)
+	data, err := rootfs.ReadFileIn(root, file)
 	switch {
 	case err == nil:
 		sources = append(sources, Source{Name: main, Data: data})
@@ -27,7 +27,7 @@ func Load(root, file string, extra []Source) (Config, []string, error) {
 		return Default(), nil, &Error{File: main, Msg: err.Error()}
 	}
 	dir := filepath.Join(root, DropIn)
-	entries, err := os.ReadDir(dir)
+	entries, err := rootfs.ReadDirIn(root, DropIn, 0)
 	if err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return Default(), nil, &Error{File: dir, Msg: err.Error()}
 	}
@@ -37,7 +37,7 @@ func Load(root, file string, extra []Source) (Config, []string, error) {
 			continue
 		}
 		p := filepath.Join(dir, e.Name())
-		data, err := rootfs.ReadPath(p)
+		data, err := rootfs.ReadFileIn(root, path.Join(DropIn, e.Name()))
 		if err != nil {
 			return Default(), nil, &Error{File: p, Msg: err.Error()}
 		}

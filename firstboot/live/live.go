@@ -3,7 +3,8 @@
 //
 // Not forced, it decides on the first usable IPv4 and never waits for IPv6; with no IPv4 after
 // IPv4Wait it settles for IPv6. Forced, it decides on the first usable IPv6, and after IPv6Timeout
-// lets the policy fall back or fail. When the family it needs is still missing after ProbeAfter,
+// lets the policy fall back or fail; to fall back with no usable IPv4 at that moment, it waits up
+// to IPv4Wait more for one, rather than decide nothing on a network whose IPv4 comes late. When the family it needs is still missing after ProbeAfter,
 // it asks the network what it offers, so the status can tell "not offered" from "not configured".
 package live
 
@@ -28,7 +29,7 @@ type Prober func(ctx context.Context, ipv6 bool, ifaces []string) []string
 // Config bounds the wait and says what the decision needs.
 type Config struct {
 	Input       policy.Input
-	IPv4Wait    time.Duration // not forced: how long to wait for IPv4 before settling on IPv6
+	IPv4Wait    time.Duration // not forced: how long to wait for IPv4 before settling on IPv6; forced: for an IPv4 to fall back to
 	IPv6Timeout time.Duration // forced: how long to wait for IPv6; not forced: for any address at all
 	ProbeAfter  time.Duration // when to probe for a missing family
 	Probe       Prober        // nil: never probe
@@ -97,7 +98,9 @@ type waiter struct {
 	cfg         Config
 	start       time.Time
 	res         Result
-	probeDue    bool // probe_after has passed and no probe has started yet
+	probeDue    bool          // probe_after has passed and no probe has started yet
+	gaveUpV6    bool          // forced: IPv6 was given up (ipv6_timeout, or none is coming)
+	gaveUpAt    time.Duration // when, since start
 	noIfaceSaid bool
 	probeDone   chan []string
 	cancelProbe context.CancelFunc
@@ -112,9 +115,12 @@ func (w *waiter) ready(s netstate.Snapshot, elapsed time.Duration) (policy.Decis
 	v4 := len(policy.Candidates(s, in, false)) > 0
 	v6 := len(policy.Candidates(s, in, true)) > 0
 	final := elapsed >= w.overall()
+	if in.ForceIPv6 && !w.gaveUpV6 && (elapsed >= w.cfg.IPv6Timeout || w.notComing(true)) {
+		w.gaveUpV6, w.gaveUpAt = true, elapsed
+	}
 	switch {
-	case in.ForceIPv6 && (v6 || elapsed >= w.cfg.IPv6Timeout):
-	case in.ForceIPv6 && w.notComing(true) && (v4 || in.OnMissingIPv6 == config.Fail):
+	case in.ForceIPv6 && v6:
+	case in.ForceIPv6 && w.gaveUpV6 && (v4 || in.OnMissingIPv6 == config.Fail || w.fallbackOver(elapsed)):
 	case !in.ForceIPv6 && (v4 || v6 && (elapsed >= w.cfg.IPv4Wait || w.notComing(false))):
 	case final:
 	default:
@@ -124,9 +130,21 @@ func (w *waiter) ready(s netstate.Snapshot, elapsed time.Duration) (policy.Decis
 	return policy.Decide(s, in), true
 }
 
+// fallbackOver reports whether the wait for an IPv4 to fall back to is over: ipv4_wait since IPv6
+// was given up, or network_data.json says no port has IPv4 either.
+func (w *waiter) fallbackOver(elapsed time.Duration) bool {
+	return elapsed >= w.gaveUpAt+w.cfg.IPv4Wait || w.notComing(false)
+}
+
 // overall is when the wait ends whatever the snapshot holds.
 func (w *waiter) overall() time.Duration {
-	if w.cfg.Input.ForceIPv6 || w.cfg.IPv6Timeout > w.cfg.IPv4Wait {
+	in := w.cfg.Input
+	switch {
+	case in.ForceIPv6 && in.OnMissingIPv6 == config.Fail:
+		return w.cfg.IPv6Timeout
+	case in.ForceIPv6:
+		return w.cfg.IPv6Timeout + w.cfg.IPv4Wait
+	case w.cfg.IPv6Timeout > w.cfg.IPv4Wait:
 		return w.cfg.IPv6Timeout
 	}
 	return w.cfg.IPv4Wait
@@ -135,8 +153,13 @@ func (w *waiter) overall() time.Duration {
 // nextDeadline is the time until the next rule that can change the outcome without an event.
 func (w *waiter) nextDeadline(elapsed time.Duration) time.Duration {
 	next := w.overall()
-	if !w.cfg.Input.ForceIPv6 && elapsed < w.cfg.IPv4Wait {
+	switch forced := w.cfg.Input.ForceIPv6; {
+	case !forced && elapsed < w.cfg.IPv4Wait:
 		next = w.cfg.IPv4Wait
+	case forced && w.gaveUpV6:
+		next = min(next, w.gaveUpAt+w.cfg.IPv4Wait)
+	case forced && elapsed < w.cfg.IPv6Timeout:
+		next = w.cfg.IPv6Timeout
 	}
 	if next -= elapsed; next < 0 {
 		next = 0
@@ -158,9 +181,9 @@ func (w *waiter) note(s netstate.Snapshot, in policy.Input, v4, v6 bool, elapsed
 	case elapsed < time.Millisecond:
 		w.res.Reasons = append(w.res.Reasons, "the addresses were usable at start: no wait")
 	case in.ForceIPv6 && !v6 && w.notComing(true):
-		w.res.Reasons = append(w.res.Reasons, fmt.Sprintf("no usable IPv6 after %s, and none is coming", w.res.Waited))
+		w.res.Reasons = append(w.res.Reasons, fmt.Sprintf("no usable IPv6 after %s, and none is coming", w.gaveUpAt.Round(time.Millisecond)))
 	case in.ForceIPv6 && !v6:
-		w.res.Reasons = append(w.res.Reasons, fmt.Sprintf("no usable IPv6 after waiting %s (ipv6_timeout)", w.res.Waited))
+		w.res.Reasons = append(w.res.Reasons, fmt.Sprintf("no usable IPv6 after waiting %s (ipv6_timeout)", w.gaveUpAt.Round(time.Millisecond)))
 	case !in.ForceIPv6 && !v4 && v6 && w.notComing(false):
 		w.res.Reasons = append(w.res.Reasons, fmt.Sprintf("no usable IPv4 after %s, and none is coming: an IPv6-only port", w.res.Waited))
 	case !in.ForceIPv6 && !v4 && v6:
@@ -170,6 +193,18 @@ func (w *waiter) note(s netstate.Snapshot, in policy.Input, v4, v6 bool, elapsed
 	default:
 		w.res.Reasons = append(w.res.Reasons, fmt.Sprintf("waited %s for a usable address (%d network changes)", w.res.Waited, w.res.Events))
 	}
+	if in.ForceIPv6 && !v6 && in.OnMissingIPv6 != config.Fail && elapsed-w.gaveUpAt >= time.Millisecond {
+		w.res.Reasons = append(w.res.Reasons, w.fallbackNote(v4, elapsed))
+	}
+}
+
+// fallbackNote says how the wait for an IPv4 to fall back to went.
+func (w *waiter) fallbackNote(v4 bool, elapsed time.Duration) string {
+	waited := (elapsed - w.gaveUpAt).Round(time.Millisecond)
+	if v4 {
+		return fmt.Sprintf("no usable IPv4 to fall back to when IPv6 was given up: one came %s later (ipv4_wait %s)", waited, w.cfg.IPv4Wait)
+	}
+	return fmt.Sprintf("no usable IPv4 to fall back to when IPv6 was given up, nor in the %s after (ipv4_wait %s)", waited, w.cfg.IPv4Wait)
 }
 
 // familiesNote says how network_data.json shaped the wait.

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/clearwater-aio/packer-plugin-clearwater/firstboot/config"
 	"github.com/clearwater-aio/packer-plugin-clearwater/firstboot/netdata"
 	"github.com/clearwater-aio/packer-plugin-clearwater/firstboot/netstate"
 	"github.com/clearwater-aio/packer-plugin-clearwater/firstboot/policy"
@@ -104,6 +105,32 @@ func TestForcedFallsBackAfterIPv6Timeout(t *testing.T) {
 	r := wait(t, cfg(true, time.Hour, 30*time.Millisecond), newNetwork(host("192.0.2.10/24")))
 	if r.Decision.Family != policy.IPv4 || !r.Decision.Degraded || !contains(r.Reasons, "no usable IPv6 after waiting") {
 		t.Fatalf("got %+v", r)
+	}
+}
+
+// Forced, with fallback and no IPv4 when IPv6 is given up: an IPv4 that comes within ipv4_wait
+// after is fallen back to, rather than deciding nothing.
+func TestForcedFallbackWaitsForLateIPv4(t *testing.T) {
+	n := newNetwork(host(), host("192.0.2.10/24"))
+	time.AfterFunc(80*time.Millisecond, n.change)
+	r := wait(t, cfg(true, time.Hour, 20*time.Millisecond), n)
+	if r.Decision.Family != policy.IPv4 || !r.Decision.Degraded || r.Events != 1 ||
+		!contains(r.Reasons, "no usable IPv6 after waiting") || !contains(r.Reasons, "one came") {
+		t.Fatalf("got %+v", r)
+	}
+}
+
+// ... and none coming within ipv4_wait ends the wait with no decision; with on_missing_ipv6: fail,
+// there is no IPv4 to wait for.
+func TestForcedFallbackGivesUpAfterIPv4Wait(t *testing.T) {
+	r := wait(t, cfg(true, 40*time.Millisecond, 20*time.Millisecond), newNetwork(host()))
+	if r.Decision.Decided() || r.Waited < 60*time.Millisecond || !contains(r.Reasons, "nor in the") {
+		t.Fatalf("got %+v", r)
+	}
+	c := cfg(true, time.Hour, 20*time.Millisecond)
+	c.Input.OnMissingIPv6 = config.Fail
+	if r := wait(t, c, newNetwork(host())); r.Decision.Decided() || contains(r.Reasons, "fall back") {
+		t.Fatalf("fail: got %+v", r)
 	}
 }
 

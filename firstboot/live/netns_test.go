@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/clearwater-aio/packer-plugin-clearwater/firstboot/config"
 	"github.com/clearwater-aio/packer-plugin-clearwater/firstboot/netstate"
 	"github.com/clearwater-aio/packer-plugin-clearwater/firstboot/policy"
 	"github.com/clearwater-aio/packer-plugin-clearwater/internal/netnstest"
@@ -52,6 +53,23 @@ func TestLiveDecidesOnTheAddressEvent(t *testing.T) {
 	}
 	if r.Waited >= 20*time.Second {
 		t.Errorf("decided at the deadline (%s), not on the event", r.Waited)
+	}
+}
+
+// Forced, with fallback, on a network whose IPv4 comes after ipv6_timeout: the helper waits up to
+// ipv4_wait more and falls back on the kernel's address event, instead of deciding nothing.
+func TestLiveForcedFallbackWaitsForIPv4(t *testing.T) {
+	_, client := pair(t, netnstest.DADOff)
+	time.AfterFunc(1500*time.Millisecond, func() {
+		client.NS.IP(t, "addr", "add", "192.0.2.10/24", "dev", "eth0", "valid_lft", "3600", "preferred_lft", "3600")
+	})
+	r := waitIn(t, client.NS, Config{IPv4Wait: 20 * time.Second, IPv6Timeout: 500 * time.Millisecond, ProbeAfter: time.Hour,
+		Input: policy.Input{ForceIPv6: true, OnMissingIPv6: config.Fallback, IgnoreInterfaces: []string{"rtr*"}}})
+	if d := r.Decision; d.Address != netip.MustParseAddr("192.0.2.10") || !d.Degraded || r.Events == 0 {
+		t.Fatalf("got %+v", r)
+	}
+	if r.Waited < 1500*time.Millisecond || r.Waited >= 20*time.Second {
+		t.Errorf("decided after %s: want on the event, after ipv6_timeout and before ipv4_wait ran out", r.Waited)
 	}
 }
 

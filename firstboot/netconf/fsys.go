@@ -14,12 +14,7 @@ import (
 
 // readFile reads name under root; a missing file is nil, nil.
 func readFile(root, name string) ([]byte, error) {
-	r, err := os.OpenRoot(root)
-	if err != nil {
-		return nil, err
-	}
-	defer r.Close()
-	data, err := rootfs.ReadFile(r, name)
+	data, err := rootfs.ReadFileIn(root, name)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, nil
 	}
@@ -41,17 +36,7 @@ func glob(root, dir, ext string) []string {
 
 // entries lists up to 4096 entries of dir under root; none when it cannot be read.
 func entries(root, dir string) []fs.DirEntry {
-	r, err := os.OpenRoot(root)
-	if err != nil {
-		return nil
-	}
-	defer r.Close()
-	f, err := r.Open(rootfs.Rel(dir))
-	if err != nil {
-		return nil
-	}
-	defer f.Close()
-	list, _ := f.ReadDir(4096)
+	list, _ := rootfs.ReadDirIn(root, dir, 4096)
 	return list
 }
 

@@ -9,8 +9,13 @@
 // file keeps its mode and owner. Temp files have names that say they are the helper's (IsTemp),
 // so that Sweep can remove the ones that a run killed mid-write left, and nothing else.
 //
-// Paths inside the root are written as on the live system ("/etc/hosts") and resolved with
-// os.Root: a symlink that is absolute or leads out of the root is an error.
+// Paths inside the root are written as on the live system ("/etc/hosts") and resolved as a
+// process chrooted into the root would (Resolve): an absolute symlink starts again from the root
+// (an image with /var/lib/clearwater-etcd -> /data/etcd works as on the live system), and ".."
+// at the root is the root, so no symlink ever leads out of it. A symlink in the place of a file
+// that the helper writes is written through: its target gets the new content, atomically, and
+// the symlink stays, as the operator who made it expects (a rename over the symlink would replace
+// it with a file and cut the file off from where the operator keeps it).
 package rootfs
 
 import (
@@ -61,10 +66,14 @@ func ReadPath(p string) ([]byte, error) {
 }
 
 // ReadFile reads the regular file name under r, of at most MaxFileSize bytes; a symlink is
-// followed inside the root. Its errors are *fs.PathError naming the file as on the live system,
+// resolved inside the root (Resolve). Its errors are *fs.PathError naming the file as on the live system,
 // and match fs.ErrNotExist when it is missing.
 func ReadFile(r *os.Root, name string) ([]byte, error) {
-	f, err := r.OpenFile(Rel(name), os.O_RDONLY|syscall.O_NONBLOCK, 0)
+	rel, err := Resolve(r, name)
+	if err != nil {
+		return nil, err
+	}
+	f, err := r.OpenFile(rel, os.O_RDONLY|syscall.O_NONBLOCK, 0)
 	if err != nil {
 		return nil, PathError("read", name, err)
 	}
@@ -91,9 +100,13 @@ func readAll(f *os.File, name string) ([]byte, error) {
 }
 
 // Current returns the content and info of the file that WriteFile would replace, or nil, nil, nil
-// when there is none. Only a regular file will do (see replaceable).
+// when there is none. Only a regular file will do (see replaceable); a symlink is followed.
 func Current(r *os.Root, name string) ([]byte, fs.FileInfo, error) {
-	info, err := replaceable(r, name)
+	rel, err := Resolve(r, name)
+	if err != nil {
+		return nil, nil, err
+	}
+	info, err := replaceable(r, name, rel)
 	if info == nil || err != nil {
 		return nil, nil, err
 	}
@@ -101,11 +114,11 @@ func Current(r *os.Root, name string) ([]byte, fs.FileInfo, error) {
 	return data, info, err
 }
 
-// replaceable returns the info of the file name, nil when there is none, or why a rename must not
-// replace it: the rename would replace a symlink, not the file it points to, and a folder in the
-// place of a file is not ours to replace.
-func replaceable(r *os.Root, name string) (fs.FileInfo, error) {
-	info, err := r.Lstat(Rel(name))
+// replaceable returns the info of the file name, resolved to rel, nil when there is none, or why a
+// rename must not replace it: a folder in the place of a file is not ours to replace, and a
+// symlink (one made after Resolve) would be replaced, not the file it points to.
+func replaceable(r *os.Root, name, rel string) (fs.FileInfo, error) {
+	info, err := r.Lstat(rel)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
 		return nil, nil

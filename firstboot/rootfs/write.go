@@ -31,16 +31,21 @@ func IsTemp(base string) bool {
 }
 
 // WriteFile replaces name under r with data: a temp file in the same folder, written and synced,
-// renamed over name, and the folder synced; the folders up to it are created as needed. A file
+// renamed over name, and the folder synced; the folders up to it are created as needed. A
+// symlink is resolved inside the root (Resolve) and its target written, the symlink kept. A file
 // that is replaced keeps its owner and mode; a new one gets perm. On an error, name is as it
 // was and no temp file is left. The error is an *fs.PathError naming the file as on the live
 // system and why (a read-only file system, no space left, ...).
 func WriteFile(r *os.Root, name string, data []byte, perm fs.FileMode) error {
-	old, err := replaceable(r, name)
+	rel, err := Resolve(r, name)
 	if err != nil {
 		return err
 	}
-	if err := write(r, Rel(name), data, perm, old); err != nil {
+	old, err := replaceable(r, name, rel)
+	if err != nil {
+		return err
+	}
+	if err := write(r, rel, data, perm, old); err != nil {
 		return PathError("write", name, err)
 	}
 	return nil
@@ -66,7 +71,7 @@ func write(r *os.Root, name string, data []byte, perm fs.FileMode, old fs.FileIn
 		r.Remove(tmp)
 		return err
 	}
-	return SyncDir(r, dir)
+	return syncDir(r, dir)
 }
 
 // fill writes data to f, gives f old's owner and mode (or perm), and syncs it.
@@ -129,31 +134,46 @@ func mkdirs(r *os.Root, dir string) error {
 	if err := r.Chmod(dir, DirMode); err != nil { // past the umask
 		return err
 	}
-	return SyncDir(r, parent)
+	return syncDir(r, parent)
 }
 
-// SyncDir syncs the folder dir under r, so that the entries created, renamed or removed in it
-// survive a crash.
+// SyncDir syncs the folder dir under r, its symlinks resolved (Resolve), so that the entries
+// created, renamed or removed in it survive a crash.
 func SyncDir(r *os.Root, dir string) error {
-	d, err := r.Open(Rel(dir))
-	if err == nil {
-		err = d.Sync()
-		d.Close()
-	}
+	rel, err := Resolve(r, dir)
 	if err != nil {
+		return err
+	}
+	if err := syncDir(r, rel); err != nil {
 		return PathError("sync", dir, err)
 	}
 	return nil
 }
 
-// Sweep removes from each folder dir under r the temp files of WriteFile (IsTemp), which only a
-// run killed mid-write leaves; a missing folder has none. It returns the files removed, as on
-// the live system, and what could not be done.
+// syncDir syncs the folder rel, a resolved name for os.Root.
+func syncDir(r *os.Root, rel string) error {
+	d, err := r.Open(rel)
+	if err != nil {
+		return err
+	}
+	err = d.Sync()
+	d.Close()
+	return err
+}
+
+// Sweep removes from each folder dir under r (its symlinks resolved) the temp files of WriteFile
+// (IsTemp), which only a run killed mid-write leaves; a missing folder has none. It returns the
+// files removed, as inside the root, and what could not be done.
 func Sweep(r *os.Root, dirs ...string) ([]string, error) {
 	var removed []string
 	var errs []error
 	for _, dir := range dirs {
-		d, err := r.Open(Rel(dir))
+		rel, err := Resolve(r, dir)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		d, err := r.Open(rel)
 		if errors.Is(err, fs.ErrNotExist) {
 			continue
 		}
@@ -172,7 +192,7 @@ func Sweep(r *os.Root, dirs ...string) ([]string, error) {
 			if !e.Type().IsRegular() || !IsTemp(e.Name()) {
 				continue
 			}
-			p := path.Join(Rel(dir), e.Name())
+			p := path.Join(rel, e.Name())
 			if err := r.Remove(p); err != nil && !errors.Is(err, fs.ErrNotExist) {
 				errs = append(errs, PathError("remove", p, err))
 				continue
@@ -180,8 +200,8 @@ func Sweep(r *os.Root, dirs ...string) ([]string, error) {
 			removed = append(removed, abs(p))
 		}
 		if len(removed) > n {
-			if err := SyncDir(r, dir); err != nil {
-				errs = append(errs, err)
+			if err := syncDir(r, rel); err != nil {
+				errs = append(errs, PathError("sync", dir, err))
 			}
 		}
 	}

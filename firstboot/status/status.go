@@ -32,12 +32,31 @@ type Report struct {
 	// Beyond the contract's fields: context for a person reading the status.
 	Mode     string             `json:"mode"`                // "run" or "plan"
 	UserData string             `json:"user_data,omitempty"` // where the user-data came from
-	Changes  []aioconfig.Change `json:"changes,omitempty"`
+	Changes  []aioconfig.Change `json:"changes"`
 	// NotWritten are the changes that a run decided on but could not make (Error says why):
 	// those files are as they were.
-	NotWritten []aioconfig.Change `json:"not_written,omitempty"`
+	NotWritten []aioconfig.Change `json:"not_written"`
 	Version    string             `json:"version"`
 	Time       string             `json:"time,omitempty"` // in the status file: when it was written
+}
+
+// MarshalJSON encodes the report with every list as [] when it is empty, never null, so that
+// `jq '.warnings[]'` and typed clients work on every report.
+func (r Report) MarshalJSON() ([]byte, error) {
+	type plain Report // without this method
+	p := plain(r)
+	p.Reasons = nonNil(p.Reasons)
+	p.Warnings = nonNil(p.Warnings)
+	p.Changes = nonNil(p.Changes)
+	p.NotWritten = nonNil(p.NotWritten)
+	return json.Marshal(p)
+}
+
+func nonNil[T any](s []T) []T {
+	if s == nil {
+		return []T{}
+	}
+	return s
 }
 
 // Reason returns the first reason that contains s, or "".
@@ -112,12 +131,7 @@ func Read(root string) (Report, error) {
 // ReadJSON decodes the JSON file name under root into v. A missing file is an error that matches
 // fs.ErrNotExist; every error names the file.
 func ReadJSON(root, name string, v any) error {
-	r, err := os.OpenRoot(root)
-	if err != nil {
-		return err
-	}
-	defer r.Close()
-	data, err := rootfs.ReadFile(r, name)
+	data, err := rootfs.ReadFileIn(root, name)
 	if err != nil {
 		return err
 	}

@@ -1,6 +1,9 @@
 package status
 
 import (
+	"encoding/json"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -45,5 +48,31 @@ func TestSummaryNeverContradictsTheError(t *testing.T) {
 				t.Errorf("%s: summary says %q:\n%s", tt.name, n, s)
 			}
 		}
+	}
+}
+
+// Lists are [] when empty, never null or missing, in what the helper prints and in the file.
+func TestJSONListsAreNeverNull(t *testing.T) {
+	root := t.TempDir()
+	rep := Report{Mode: "plan", Error: "no usable address"}
+	if err := WriteJSON(root, File, rep); err != nil {
+		t.Fatal(err)
+	}
+	data, err := os.ReadFile(filepath.Join(root, File))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var m map[string]any
+	if err := json.Unmarshal(data, &m); err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range []string{"reasons", "warnings", "changes", "not_written"} {
+		if l, ok := m[k].([]any); !ok || len(l) != 0 {
+			t.Errorf("%q = %#v, want []\n%s", k, m[k], data)
+		}
+	}
+	back, err := Read(root)
+	if err != nil || back.Mode != "plan" || back.Error != rep.Error {
+		t.Errorf("Read = %+v, %v", back, err)
 	}
 }

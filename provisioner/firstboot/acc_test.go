@@ -242,7 +242,7 @@ func TestAccPackerBuild(t *testing.T) {
 	}
 	checkFiles(t, out, []fileCheck{
 		{"/etc/clearwater/firstboot.yaml", 0o644, "# Options set: force_ipv6, on_missing_ipv6, hostname, ipv6_timeout.\n"},
-		{"/etc/systemd/system/clearwater-firstboot.service", 0o644, "\nExecStart=/usr/local/sbin/clearwater-firstboot run\n"},
+		{"/etc/systemd/system/clearwater-firstboot.service", 0o644, "\nExecStart=/usr/local/sbin/clearwater-firstboot run --start-timeout 183s\n"},
 		{"/etc/systemd/system/clearwater-firstboot.service", 0o644, "\nBefore=clearwater-infrastructure.service dnsmasq.service clearwater-etcd.service"},
 		{"/etc/systemd/system/clearwater-firstboot.service", 0o644, "\nTimeoutStartSec=183\n"}, // 10s + 45s + 3s + 5s + 2m
 		{"/etc/systemd/system/multi-user.target.wants/clearwater-firstboot.service", 0o777 | os.ModeSymlink, "/etc/systemd/system/clearwater-firstboot.service"},

@@ -275,7 +275,7 @@ func TestChrootSystemd(t *testing.T) {
 		checkFiles(t, c, []fileCheck{
 			{"/usr/local/sbin/clearwater-firstboot", 0o755, "\x7fELF"},
 			{"/etc/clearwater/firstboot.yaml", 0o644, "hostname: lab-aio\n"},
-			{"/etc/systemd/system/clearwater-firstboot.service", 0o644, "ExecStart=/usr/local/sbin/clearwater-firstboot run\n"},
+			{"/etc/systemd/system/clearwater-firstboot.service", 0o644, "ExecStart=/usr/local/sbin/clearwater-firstboot run --start-timeout 183s\n"},
 			{"/etc/systemd/system/multi-user.target.wants/clearwater-firstboot.service", fs.ModeSymlink | 0o777, "/etc/systemd/system/clearwater-firstboot.service"},
 			{"/etc/systemd/system/clearwater-auto-config-generic.service", fs.ModeSymlink | 0o777, "/dev/null"},
 			{"/etc/rc2.d/K20clearwater-auto-config-generic", fs.ModeSymlink | 0o777, "../init.d/clearwater-auto-config-generic"},

@@ -77,14 +77,14 @@ func helperFile(p helperconfig.Partial, buildName string) ([]byte, error) {
 }
 
 // startTimeout bounds the helper's start at boot: its longest waits with the baked settings
-// (the helper's defaults for the keys not set), plus a margin.
+// (the helper's defaults for the keys not set, config.Waits), plus a margin. The helper gets it
+// as --start-timeout and caps the waits that user-data raises to end before it.
 func startTimeout(p helperconfig.Partial) (time.Duration, string) {
 	c := helperconfig.Default()
 	c.Apply("template", p)
-	waits := c.IPv4Wait + c.IPv6Timeout + c.ProbeAfter + c.MetadataTimeout
 	desc := fmt.Sprintf("ipv4_wait %s + ipv6_timeout %s + probe_after %s + metadata_timeout %s",
 		c.IPv4Wait, c.IPv6Timeout, c.ProbeAfter, c.MetadataTimeout)
-	return waits + timeoutMargin, desc
+	return c.Waits() + timeoutMargin, desc
 }
 
 // stageFiles renders every file that one install uploads into the staging folder dir.

@@ -104,7 +104,7 @@ func TestProvisionDefaultsOrder(t *testing.T) {
 	}
 	unit := string(staged(t, comm, "clearwater-firstboot.service").data)
 	for _, line := range []string{
-		"Type=oneshot", "RemainAfterExit=yes", "ExecStart=/usr/local/sbin/clearwater-firstboot run",
+		"Type=oneshot", "RemainAfterExit=yes", "ExecStart=/usr/local/sbin/clearwater-firstboot run --start-timeout 168s\n",
 		"After=network.target cloud-init-local.service systemd-networkd.service networking.service",
 		"Wants=network.target", "WantedBy=multi-user.target",
 		// defaults: ipv4_wait 10s + ipv6_timeout 30s + probe_after 3s + metadata_timeout 5s + 2m
@@ -169,7 +169,7 @@ func TestProvisionHelperConfig(t *testing.T) {
 		t.Errorf("the helper reads %+v from:\n%s", got, text)
 	}
 	unit := string(staged(t, comm, "clearwater-firstboot.service").data)
-	if !strings.Contains(unit, "\nTimeoutStartSec=178\n") { // 5s + 45s + 3s + 5s + 120s
+	if !strings.Contains(unit, "\nTimeoutStartSec=178\n") || !strings.Contains(unit, " run --start-timeout 178s\n") { // 5s + 45s + 3s + 5s + 120s
 		t.Errorf("unit's timeout does not follow the baked waits:\n%s", unit)
 	}
 }
@@ -204,7 +204,7 @@ func TestProvisionSysvinit(t *testing.T) {
 	for _, want := range []string{
 		"### BEGIN INIT INFO", "# Provides:          clearwater-firstboot", "# Default-Start:     2 3 4 5",
 		"# X-Start-Before:    clearwater-infrastructure dnsmasq clearwater-etcd", "BIN=/opt/cw/bin/firstboot",
-		`timeout "$TIMEOUT" "$BIN" run`, "### END INIT INFO",
+		"TIMEOUT=168\n", `timeout "$TIMEOUT" "$BIN" run --start-timeout "${TIMEOUT}s"`, `"$BIN" run --start-timeout "${TIMEOUT}s"`, "### END INIT INFO",
 	} {
 		if !strings.Contains(initScript, want) {
 			t.Errorf("init script lacks %q:\n%s", want, initScript)

@@ -153,6 +153,21 @@ func TestForcedWithoutIPv6(t *testing.T) {
 			t.Errorf("no probe verdict for IPv6: %q", r.Reasons)
 		}
 	})
+	// The IPv4 lease comes after ipv6_timeout: the helper waits up to ipv4_wait more for it and
+	// falls back, instead of deciding nothing.
+	t.Run("fallback to a late IPv4", func(t *testing.T) {
+		n := newNetwork(t, netnstest.DADOff, "ipv4_wait: 20s\nipv6_timeout: 2s\nprobe_after: 500ms\nmetadata_timeout: 0s\n")
+		n.forceIPv6(t)
+		n.startDHCPv4(t)
+		h := n.start(t)
+		time.Sleep(3 * time.Second)
+		addr, _ := dhcp4(t, n.cli)
+		r, code := h.wait(t)
+		decided(t, n, r, code, "ipv4", addr, true)
+		if r.Reason("no usable IPv4 to fall back to when IPv6 was given up: one came") == "" {
+			t.Errorf("the wait for IPv4 is not in the reasons: %q", r.Reasons)
+		}
+	})
 	t.Run("fail", func(t *testing.T) {
 		n := newNetwork(t, netnstest.DADOff, failConfig)
 		n.forceIPv6(t)
