@@ -40,7 +40,7 @@ source "qemu" "aio" {
   # No KVM needed: TCG, with a CPU model that has RDRAND (the guest's entropy at early boot).
   accelerator = var.accelerator
   cpu_model   = "max"
-  cpus        = 2
+  cpus        = var.cpus
   memory      = 1024
   headless    = true
 

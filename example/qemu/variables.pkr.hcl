@@ -37,6 +37,12 @@ variable "accelerator" {
   description = "QEMU's accelerator: \"tcg\" runs anywhere (slowly); \"kvm\" where /dev/kvm works."
 }
 
+variable "cpus" {
+  type        = number
+  default     = 1
+  description = "The build instance's vCPUs: under TCG each is a host thread, and one is enough for cloud-init and the provisioners."
+}
+
 variable "ssh_username" {
   type        = string
   default     = "builder"
