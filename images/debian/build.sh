@@ -4,12 +4,16 @@
 # packages, without loop devices or mounts of its own (debootstrap mounts /proc and /sys in the
 # new root while it runs; the exit trap unmounts whatever is left there, on failure too).
 #
-#   images/debian/build.sh [--install-deps] [--force]
+#   images/debian/build.sh [--install-deps] [--force] [--variant cloud]
+#
+# --variant NAME adds variants/NAME/packages and variants/NAME/overlay on top of the base:
+# "cloud" is what a cloud image has besides (openssh-server, sudo, cloud-init's default user
+# "debian" with passwordless sudo), for builds that log in over SSH (packer's qemu builder).
 #
 # The image is cached in $CLEARWATER_IMAGE_CACHE (default: <repo>/.cache/images) under a name
-# made of a hash of this directory's files (this script, the package list, the overlay...) and
-# the suite, so a second run with the same inputs only prints the path. Progress goes to
-# stderr; the last line on stdout is the image's path.
+# made of a hash of this directory's files (this script, the package list, the overlay, the
+# variant's files; not the other variants') and the suite, so a second run with the same inputs
+# only prints the path. Progress goes to stderr; the last line on stdout is the image's path.
 #
 # Environment:
 #   CLEARWATER_IMAGE_CACHE  where images are kept
@@ -30,16 +34,28 @@ part_start=2048 # sectors: 1 MiB, which leaves room for GRUB's core.img before t
 log() { printf '%s build.sh: %s\n' "$(date -u +%H:%M:%S)" "$*" >&2; }
 die() { log "error: $*"; exit 1; }
 
+usage="usage: build.sh [--install-deps] [--force] [--variant NAME]"
 install_deps=false
 force=false
-for arg in "$@"; do
-	case $arg in
+variant=
+while (($#)); do
+	case $1 in
 	--install-deps) install_deps=true ;;
 	--force) force=true ;;
+	--variant)
+		(($# > 1)) || die "--variant needs a name ($usage)"
+		variant=$2
+		shift
+		;;
 	-h | --help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//' >&2; exit 0 ;;
-	*) die "unknown argument $arg (usage: build.sh [--install-deps] [--force])" ;;
+	*) die "unknown argument $1 ($usage)" ;;
 	esac
+	shift
 done
+if [[ -n $variant ]]; then
+	[[ $variant =~ ^[a-z0-9-]+$ && -f $here/variants/$variant/packages ]] ||
+		die "--variant $variant: no $here/variants/$variant/packages (variants: $(ls "$here/variants" | xargs))"
+fi
 
 # check_tools fails, naming the Debian package, when a tool is missing; with --install-deps it
 # installs the missing packages instead.
@@ -98,13 +114,14 @@ apt_mirror() {
 inputs_hash() {
 	{
 		echo "suite=$suite arch=$arch size=$size"
-		(cd "$here" && find . -type f -print0 | LC_ALL=C sort -z | xargs -0 sha256sum)
+		(cd "$here" && find . -path ./variants -prune -o -type f -print0 | LC_ALL=C sort -z | xargs -0 sha256sum)
+		[[ -z $variant ]] || (cd "$here" && find "./variants/$variant" -type f -print0 | LC_ALL=C sort -z | xargs -0 sha256sum)
 	} | sha256sum | cut -c1-16
 }
 
 check_tools
 export PATH=$PATH:/usr/sbin:/sbin
-name="debian-$suite-$arch-$(inputs_hash).qcow2"
+name="debian-$suite-$arch${variant:+-$variant}-$(inputs_hash).qcow2"
 image="$cache/$name"
 if [[ -s $image ]] && ! $force; then
 	log "cached: $image"
@@ -144,7 +161,7 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-packages=$(sed -e 's/#.*//' "$here/packages" | xargs | tr ' ' ,)
+packages=$(sed -e 's/#.*//' "$here/packages" ${variant:+"$here/variants/$variant/packages"} | xargs | tr ' ' ,)
 log "debootstrap $suite from $mirror (+ $packages)"
 if ! debootstrap --arch="$arch" --variant=minbase --include="$packages" "$suite" "$root" "$mirror" >&2; then
 	tail -n 40 "$root/debootstrap/debootstrap.log" >&2 || true
@@ -154,6 +171,7 @@ fi
 log "configuring the root"
 uuid=$(cat /proc/sys/kernel/random/uuid)
 cp -a "$here/overlay/." "$root/"
+if [[ -n $variant && -d $here/variants/$variant/overlay ]]; then cp -a "$here/variants/$variant/overlay/." "$root/"; fi
 in_root() { chroot "$root" /usr/bin/env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin LANG=C.UTF-8 "$@"; }
 echo "UUID=$uuid / ext4 rw,discard,errors=remount-ro 0 1" >"$root/etc/fstab"
 echo debian >"$root/etc/hostname"

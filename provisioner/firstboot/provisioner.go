@@ -134,7 +134,28 @@ func (p *Provisioner) install(ctx context.Context, g *guest, dir string) error {
 	case 127:
 		return fmt.Errorf("%w (exit 127 is \"command not found\": when the communicator's user is not root, the default execute_command needs sudo; set execute_command to elevate another way)", res.failure(what, scriptRun("install.sh")))
 	}
+	if hint := sudoHint(res.stderr); hint != "" {
+		return fmt.Errorf("%w (%s)", res.failure(what, scriptRun("install.sh")), hint)
+	}
 	return res.failure(what, scriptRun("install.sh"))
+}
+
+// sudoRefusals are what sudo prints when the communicator's user may not become root without a
+// password it was not given (sudo 1.9: "a password is required" under -n; "is not in the
+// sudoers file", "is not allowed to execute", "incorrect password attempt" otherwise).
+var sudoRefusals = []string{"a password is required", "is not in the sudoers file", "is not allowed to execute", "incorrect password attempt", "no tty present"}
+
+// sudoHint says what to change when sudo refused the install script, or "" when stderr is not
+// such a refusal.
+func sudoHint(stderr string) string {
+	for _, r := range sudoRefusals {
+		if strings.Contains(stderr, "sudo: ") && strings.Contains(stderr, r) {
+			return "sudo refused the communicator's user (ssh_username): give it passwordless sudo " +
+				"(sudoers \"USER ALL=(ALL) NOPASSWD:ALL\", or cloud-init's users: sudo: \"ALL=(ALL) NOPASSWD:ALL\"), " +
+				"log in as root, or for sudo with a password set execute_command = \"echo '<password>' | sudo -S -p '' sh {{.Path}}\""
+		}
+	}
+	return ""
 }
 
 // verify runs the installed helper's plan. Exit 2 (a config the helper refuses) fails the build,
@@ -218,6 +239,11 @@ func (g *guest) run(ctx context.Context, command string, stream bool) (result, e
 		ui = quietUi{ui}
 	}
 	if err := cmd.RunWithUi(ctx, g.comm, ui); err != nil {
+		return result{}, err
+	}
+	// RunWithUi returns the command's status when the command ends as ctx does (a communicator
+	// ends it on cancellation): that status is the cancellation's, not the script's.
+	if err := ctx.Err(); err != nil {
 		return result{}, err
 	}
 	return result{status: cmd.ExitStatus(), stdout: stdout.String(), stderr: stderr.String()}, nil

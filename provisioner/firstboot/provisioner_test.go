@@ -374,6 +374,25 @@ func TestProvisionExecuteCommand(t *testing.T) {
 	}
 }
 
+// A user whose sudo wants a password, or who has no sudo rights: the error says what to change.
+func TestProvisionSudoRefused(t *testing.T) {
+	for _, stderr := range []string{"sudo: a password is required", "nobody is not in the sudoers file.  This incident will be reported.\nsudo: 1 incorrect password attempt"} {
+		comm := newComm()
+		comm.replies[defaultExec("install.sh")] = reply{status: 1, stderr: stderr}
+		err := provision(t, prepared(t, nil), comm)
+		if err == nil || !strings.Contains(err.Error(), "exited with status 1") || !strings.Contains(err.Error(), "give it passwordless sudo") ||
+			!strings.Contains(err.Error(), "set execute_command = \"echo '<password>' | sudo -S -p '' sh {{.Path}}\"") {
+			t.Errorf("sudo refusing (%q): %v", stderr, err)
+		}
+	}
+	// Any other failure of the script gets no sudo advice.
+	comm := newComm()
+	comm.replies[defaultExec("install.sh")] = reply{status: 1, stderr: "cp: cannot create regular file: Read-only file system"}
+	if err := provision(t, prepared(t, nil), comm); err == nil || strings.Contains(err.Error(), "sudo") {
+		t.Errorf("a failure that is not sudo's: %v", err)
+	}
+}
+
 func TestProvisionInstallFailure(t *testing.T) {
 	comm := newComm()
 	comm.replies[defaultExec("install.sh")] = reply{status: 1, stdout: "clearwater-firstboot: installed x\n", stderr: "cp: cannot create regular file: Read-only file system\n"}

@@ -5,6 +5,12 @@
 // namespaces) with user-data on a NoCloud seed, and the test checks what the helper decided and
 // wrote in the guest.
 //
+// TestQemuBuild bakes the image the way most pipelines do instead: example/qemu with packer's
+// qemu builder (packer-plugin-qemu, pinned in tools/packer-plugin-qemu and built on first use)
+// boots the cloud variant of the base image under TCG, logs in over SSH and provisions through
+// sudo (passwordless, with a password, and none), then boots the result on an IPv6 lab.
+// example/openstack is validated with the real packer-plugin-openstack.
+//
 // Its tests need root, QEMU and the Debian tools of test/qemu; without them they skip, unless
 // CI=true, where they fail. Run them with:
 //

@@ -23,11 +23,21 @@ const buildScript = "images/debian/build.sh"
 // has none for the recipe's current inputs. A cold build takes minutes and needs root; a
 // cached one about a second. The script's progress is copied to progress (may be nil).
 func DebianImage(ctx context.Context, progress io.Writer) (string, error) {
+	return DebianImageVariant(ctx, "", progress)
+}
+
+// DebianImageVariant is DebianImage for a variant of the recipe (build.sh --variant), such as
+// "cloud": the base plus openssh-server, sudo and cloud-init's default user. "" is the base.
+func DebianImageVariant(ctx context.Context, variant string, progress io.Writer) (string, error) {
 	root, err := repoRoot()
 	if err != nil {
 		return "", err
 	}
-	cmd := exec.CommandContext(ctx, filepath.Join(root, buildScript))
+	var args []string
+	if variant != "" {
+		args = []string{"--variant", variant}
+	}
+	cmd := exec.CommandContext(ctx, filepath.Join(root, buildScript), args...)
 	// On cancellation, SIGTERM the script's whole process group: bash runs its clean-up trap
 	// (unmount, remove the scratch root) only once debootstrap, its foreground child, is gone.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}

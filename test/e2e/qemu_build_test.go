@@ -1,0 +1,221 @@
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"crypto/ed25519"
+	"crypto/rand"
+	"encoding/pem"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"golang.org/x/crypto/ssh"
+
+	"github.com/clearwater-aio/packer-plugin-clearwater/firstboot/userdata"
+	"github.com/clearwater-aio/packer-plugin-clearwater/internal/netnstest"
+	"github.com/clearwater-aio/packer-plugin-clearwater/internal/packertest"
+	"github.com/clearwater-aio/packer-plugin-clearwater/test/qemu"
+)
+
+// qemuBuildTimeout bounds one packer build of example/qemu under TCG: the boot, cloud-init, SSH,
+// the provisioners and the shutdown (a few minutes on an idle 2-core host).
+const qemuBuildTimeout = 20 * time.Minute
+
+// sudoPassword is the password of the seed's cwpass user (testdata/qemu-seed-user-data.pkrtpl.yaml).
+const sudoPassword = "cw-e2e-sudo-password"
+
+// qemuBuild is one packer build of example/qemu: the user packer logs in as, and what must come
+// of it.
+type qemuBuild struct {
+	name     string
+	user     string
+	password string   // ssh_password: the documented execute_command override when set
+	fail     []string // when set, the build must fail with all of these in its output
+}
+
+var qemuBuilds = []qemuBuild{
+	// The provisioner's default execute_command, as on a cloud image's default user.
+	{name: "sudo-nopasswd", user: "cwbuild"},
+	{name: "sudo-password", user: "cwpass", password: sudoPassword},
+	{name: "no-sudo", user: "cwnosudo", fail: []string{
+		"sudo: a password is required", "sudo refused the communicator's user (ssh_username)",
+		"give it passwordless sudo", `set execute_command = "echo '<password>' | sudo -S -p '' sh {{.Path}}"`}},
+}
+
+// TestQemuBuild bakes the image the way most pipelines do: example/qemu with packer's qemu
+// builder (TCG) boots the Debian cloud base, logs in over SSH as a user of the test's NoCloud
+// seed and provisions through sudo; once per kind of sudo, two builds at a time. The image of
+// the passwordless build then boots on a dual-stack lab with the IPv6 lab's user-data, and the
+// helper must choose IPv6.
+func TestQemuBuild(t *testing.T) {
+	requireRoot(t)
+	qemu.RequireTools(t, "xorriso")
+	netnstest.Require(t)
+	generateHelpers(t)
+	env := packertest.New(t)
+	env.InstallPeer(t, "qemu", "github.com/hashicorp/qemu")
+
+	start := time.Now()
+	var progress bytes.Buffer
+	base, err := qemu.DebianImageVariant(t.Context(), "cloud", &progress)
+	if err != nil {
+		t.Fatalf("%v\n%s", err, progress.String())
+	}
+	t.Logf("cloud base image %s: %.1fs", base, time.Since(start).Seconds())
+	key := sshKey(t)
+	labData := ipv6LabUserData(t, env)
+
+	// Two at a time: TCG guests on the two cores. The lab boot of the first image holds its slot.
+	slots := make(chan struct{}, 2)
+	for _, b := range qemuBuilds {
+		t.Run(b.name, func(t *testing.T) {
+			t.Parallel()
+			slots <- struct{}{}
+			defer func() { <-slots }()
+			image := b.run(t, env, base, key)
+			if image == "" || t.Failed() {
+				return
+			}
+			c := bootCase{name: "qemu-" + b.name + "-ipv6-lab", offer: offer{dhcpv4: true, slaac: slaacPrefix},
+				want: want{family: "ipv6", prefix: slaacPrefix, force: true, forceSource: userdata.SourceWriteFiles}}
+			boot(t, image, c, labData)
+		})
+	}
+}
+
+// run runs packer build on example/qemu as b.user and checks the outcome. It returns the image
+// when the build was meant to succeed and b is the one whose image boots (the passwordless one).
+func (b qemuBuild) run(t testing.TB, env *packertest.Env, base, key string) string {
+	t.Helper()
+	dir := t.TempDir()
+	out := filepath.Join(dir, "image")
+	ctx, cancel := context.WithTimeout(t.Context(), qemuBuildTimeout)
+	defer cancel()
+	args := []string{"build", "-color=false", "-var", "base_image=" + base, "-var", "output_directory=" + out,
+		"-var", "ssh_private_key_file=" + key, "-var", "ssh_username=" + b.user,
+		"-var", "seed_user_data=" + filepath.Join(packertest.RepoRoot(), "test", "e2e", "testdata", "qemu-seed-user-data.pkrtpl.yaml"),
+		"-var", "ipv6_timeout=" + ipv6Timeout}
+	if b.password != "" {
+		args = append(args, "-var", "ssh_password="+b.password)
+	}
+	var output bytes.Buffer
+	cmd := env.Command(ctx, dir, append(args, qemuExampleDir())...)
+	cmd.Stdout, cmd.Stderr = &output, &output
+	start := time.Now()
+	err := cmd.Run()
+	t.Logf("packer build example/qemu as %s: %.1fs", b.user, time.Since(start).Seconds())
+	if b.fail != nil {
+		if err == nil {
+			t.Fatalf("packer build as %s succeeded, want a failure:\n%s", b.user, output.String())
+		}
+		for _, s := range b.fail {
+			if !strings.Contains(output.String(), s) {
+				t.Errorf("packer build as %s: the output lacks %q:\n%s", b.user, s, output.String())
+			}
+		}
+		// Nothing was left behind: packer removes the output of a failed build.
+		if _, err := os.Stat(out); !os.IsNotExist(err) {
+			t.Errorf("failed build left %s (%v)", out, err)
+		}
+		return ""
+	}
+	if err != nil {
+		t.Fatalf("packer build example/qemu as %s: %v\n%s", b.user, err, output.String())
+	}
+	for _, s := range []string{"Installing the Clearwater first-boot helper", "Verified: the helper accepts its config"} {
+		if !strings.Contains(output.String(), s) {
+			t.Errorf("packer build as %s: the output lacks %q:\n%s", b.user, s, output.String())
+		}
+	}
+	if b.password != "" {
+		return ""
+	}
+	return filepath.Join(out, "clearwater-aio.qcow2")
+}
+
+// BenchmarkQemuExampleBuild prints how long packer build example/qemu takes (s/build): packer's
+// qemu builder under TCG on the cached cloud base, over SSH with passwordless sudo. Compare
+// BenchmarkExampleBuild, the same image from the clearwater-chroot builder.
+func BenchmarkQemuExampleBuild(b *testing.B) {
+	requireRoot(b)
+	qemu.RequireTools(b, "xorriso")
+	generateHelpers(b)
+	env := packertest.New(b)
+	env.InstallPeer(b, "qemu", "github.com/hashicorp/qemu")
+	base, err := qemu.DebianImageVariant(b.Context(), "cloud", nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	key := sshKey(b)
+	var total time.Duration
+	for b.Loop() {
+		start := time.Now()
+		image := qemuBuilds[0].run(b, env, base, key)
+		total += time.Since(start)
+		if err := os.RemoveAll(filepath.Dir(filepath.Dir(image))); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(total.Seconds()/float64(b.N), "s/build")
+}
+
+// qemuExampleDir is example/qemu: the template a user runs with packer's qemu builder.
+func qemuExampleDir() string { return filepath.Join(exampleDir(), "qemu") }
+
+// sshKey writes a fresh ed25519 key pair for the test (KEY and KEY.pub, as ssh-keygen would)
+// and returns the private key's path.
+func sshKey(t testing.TB) string {
+	t.Helper()
+	pub, priv, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	block, err := ssh.MarshalPrivateKey(priv, "cw-e2e")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sshPub, err := ssh.NewPublicKey(pub)
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "id_ed25519")
+	if err := os.WriteFile(path, pem.EncodeToMemory(block), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path+".pub", ssh.MarshalAuthorizedKey(sshPub), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// ipv6LabUserData renders the IPv6 lab's user-data with the example's own data source
+// (example/userdata.pkr.hcl) and the test's report as the base user-data.
+func ipv6LabUserData(t *testing.T, env *packertest.Env) []byte {
+	t.Helper()
+	dir := t.TempDir()
+	src, err := os.ReadFile(filepath.Join(exampleDir(), "userdata.pkr.hcl"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	vars := `variable "base_user_data" { type = string }
+variable "user_data_directory" { type = string }
+`
+	for name, text := range map[string]string{"userdata.pkr.hcl": string(src), "variables.pkr.hcl": vars} {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	out := filepath.Join(dir, "user-data")
+	res := env.Build(t, dir, "-only=file.ipv6-lab", "-var", "base_user_data="+reportUserData(), "-var", "user_data_directory="+out, ".")
+	if res.ExitCode != 0 {
+		t.Fatalf("packer build of example/userdata.pkr.hcl (exit %d):\n%s", res.ExitCode, res.Output)
+	}
+	data, err := os.ReadFile(filepath.Join(out, "ipv6-lab.yaml"))
+	if err != nil {
+		t.Fatalf("the IPv6 lab's user-data: %v\n%s", err, res.Output)
+	}
+	return data
+}
