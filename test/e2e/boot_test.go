@@ -85,6 +85,7 @@ func TestBoot(t *testing.T) {
 	b := buildExample(t)
 	for _, c := range bootCases {
 		t.Run(c.name, func(t *testing.T) {
+			t.Parallel() // as many at once as qemu.Slot has places
 			data, ok := b.userData[c.userData]
 			if !ok {
 				t.Fatalf("no user-data %q", c.userData)
@@ -228,18 +229,17 @@ func checkSHA256(t testing.TB, image, output string) {
 // report and power-off, and checks what the helper decided and wrote.
 func boot(t *testing.T, image string, c bootCase, userData []byte) {
 	l := newLab(t, c.offer)
-	ctx, cancel := context.WithTimeout(t.Context(), bootTimeout)
-	defer cancel()
+	ctx := t.Context()
 	opts := qemu.Options{Image: image, TempDir: t.TempDir(), NoCloud: &qemu.NoCloud{UserData: userData},
-		Network: qemu.Network{Netns: l.guest.Name, Tap: l.tap}}
+		Network: qemu.Network{Netns: l.guest.Name, Tap: l.tap}, Timeout: bootTimeout}
 	if dir := os.Getenv(serialDirEnv); dir != "" {
 		opts.SerialLog = filepath.Join(dir, c.name+".log")
 	}
-	start := time.Now()
 	vm, err := qemu.Boot(ctx, opts)
 	if err != nil {
 		t.Fatal(err)
 	}
+	start := time.Now() // after the wait for a place (qemu.Slot)
 	t.Cleanup(func() {
 		if err := vm.Stop(); err != nil {
 			t.Error(err)

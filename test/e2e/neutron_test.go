@@ -34,6 +34,7 @@ func TestBootNeutron(t *testing.T) {
 		{"H-config-drive-iso9660", neutronlab.Spec{Net: 2, IPv4: true, IPv6: neutronlab.SLAAC, VM: true, NoMetadata: true, UserData: force}, neutronlab.ISO9660},
 	} {
 		t.Run(c.name, func(t *testing.T) {
+			t.Parallel() // as many at once as qemu.Slot has places
 			bootNeutron(t, b.image, c.spec, c.drive, want{family: "ipv6", address: c.spec.GuestIPv6(),
 				force: true, forceSource: userdata.SourceWriteFiles})
 		})
@@ -48,7 +49,7 @@ func bootNeutron(t *testing.T, image string, spec neutronlab.Spec, drive string,
 	ctx := t.Context()
 	opts := qemu.Options{Image: image, TempDir: t.TempDir(),
 		Network:   qemu.Network{Netns: l.Switch.Name, Tap: l.Tap, MAC: spec.MAC().String()},
-		ExtraArgs: neutronlab.NovaSMBIOS(spec)}
+		ExtraArgs: neutronlab.NovaSMBIOS(spec), Timeout: bootTimeout}
 	if drive != "" {
 		p := filepath.Join(opts.TempDir, "disk.config")
 		if err := neutronlab.WriteConfigDrive(ctx, spec, drive, p); err != nil {
@@ -61,11 +62,11 @@ func bootNeutron(t *testing.T, image string, spec neutronlab.Spec, drive string,
 	if dir := os.Getenv(serialDirEnv); dir != "" {
 		opts.SerialLog = filepath.Join(dir, strings.ReplaceAll(t.Name(), "/", "_")+".log")
 	}
-	start := time.Now()
 	vm, err := qemu.Boot(ctx, opts)
 	if err != nil {
 		t.Fatal(err)
 	}
+	start := time.Now() // after the wait for a place (qemu.Slot)
 	t.Cleanup(func() {
 		if err := vm.Stop(); err != nil {
 			t.Error(err)

@@ -68,13 +68,10 @@ func TestQemuBuild(t *testing.T) {
 	key := sshKey(t)
 	labData := ipv6LabUserData(t, env)
 
-	// Two at a time: TCG guests on the two cores. The lab boot of the first image holds its slot.
-	slots := make(chan struct{}, 2)
+	// One guest per core (qemu.Slot), shared with every other test that boots one.
 	for _, b := range qemuBuilds {
 		t.Run(b.name, func(t *testing.T) {
 			t.Parallel()
-			slots <- struct{}{}
-			defer func() { <-slots }()
 			image := b.run(t, env, base, key)
 			if image == "" || t.Failed() {
 				return
@@ -104,8 +101,13 @@ func (b qemuBuild) run(t testing.TB, env *packertest.Env, base, key string) stri
 	var output bytes.Buffer
 	cmd := env.Command(ctx, dir, append(args, qemuExampleDir())...)
 	cmd.Stdout, cmd.Stderr = &output, &output
+	release, err := qemu.Slot(ctx) // packer's qemu builder boots a guest
+	if err != nil {
+		t.Fatal(err)
+	}
 	start := time.Now()
-	err := cmd.Run()
+	err = cmd.Run()
+	release()
 	t.Logf("packer build example/qemu as %s: %.1fs", b.user, time.Since(start).Seconds())
 	if b.fail != nil {
 		if err == nil {

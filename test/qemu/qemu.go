@@ -52,6 +52,9 @@ type Options struct {
 	QEMU string
 	// ExtraArgs are appended to QEMU's command line.
 	ExtraArgs []string
+	// Timeout, when set, bounds the guest's run from its start, after Boot has waited for its
+	// place (Slot): QEMU is killed then.
+	Timeout time.Duration
 }
 
 // Network describes the guest's one virtio network card.
@@ -121,7 +124,17 @@ func Boot(ctx context.Context, opts Options) (vm *VM, err error) {
 	if err := os.WriteFile(vm.SerialLog, nil, 0o644); err != nil {
 		return nil, err
 	}
-	if err := vm.start(ctx, opts, args); err != nil {
+	release, err := Slot(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if opts.Timeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, opts.Timeout)
+		release = func(release func()) func() { return func() { cancel(); release() } }(release)
+	}
+	if err := vm.start(ctx, opts, args, release); err != nil {
+		release()
 		return nil, err
 	}
 	return vm, nil
@@ -197,7 +210,8 @@ func (o *Options) args(ctx context.Context, vm *VM) ([]string, error) {
 // qemuPath escapes a path for a QEMU option value, where a comma is written twice.
 func qemuPath(p string) string { return strings.ReplaceAll(p, ",", ",,") }
 
-func (vm *VM) start(ctx context.Context, opts Options, args []string) error {
+// start starts QEMU, and calls release once it has exited (the guest's place, see Slot).
+func (vm *VM) start(ctx context.Context, opts Options, args []string, release func()) error {
 	bin := opts.QEMU
 	if bin == "" {
 		bin = "qemu-system-x86_64"
@@ -224,6 +238,7 @@ func (vm *VM) start(ctx context.Context, opts Options, args []string) error {
 	}
 	go func() {
 		vm.err = vm.cmd.Wait()
+		release()
 		close(vm.done)
 	}()
 	return nil

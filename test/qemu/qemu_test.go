@@ -315,3 +315,30 @@ func TestTapInNetns(t *testing.T) {
 		t.Errorf("QEMU is not in netns %s (%v, %v)", ns, err1, err2)
 	}
 }
+
+// TestSlot: no more than MaxVMs places are held at once, across the places of this process; a
+// released place is taken by the next waiter, and a waiter whose ctx ends gives up.
+func TestSlot(t *testing.T) {
+	var held []func()
+	for range MaxVMs {
+		release, err := Slot(t.Context())
+		if err != nil {
+			t.Fatal(err)
+		}
+		held = append(held, release)
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), 600*time.Millisecond)
+	defer cancel()
+	if _, err := Slot(ctx); err == nil {
+		t.Fatalf("took a place beyond the %d held", MaxVMs)
+	}
+	held[0]()
+	release, err := Slot(t.Context())
+	if err != nil {
+		t.Fatalf("a released place was not taken: %v", err)
+	}
+	release()
+	for _, r := range held[1:] {
+		r()
+	}
+}
