@@ -172,7 +172,8 @@ func buildGoReleaser(t *testing.T) string {
 }
 
 // cleanTaggedCopy copies this tree's files (tracked, and new ones not ignored: the work under
-// test) into a fresh git repository named like the project, commits them and tags the commit.
+// test) into a fresh git repository named like the project, commits them and tags the commit:
+// what a clean clone of the tag has.
 func cleanTaggedCopy(t *testing.T) string {
 	t.Helper()
 	root := packertest.RepoRoot()
@@ -195,6 +196,8 @@ func cleanTaggedCopy(t *testing.T) string {
 	command(t, time.Minute, src, nil, "git", append(git, "add", "-A")...)
 	command(t, time.Minute, src, nil, "git", append(git, "commit", "-q", "-m", "release under test")...)
 	command(t, time.Minute, src, nil, "git", append(git, "tag", tag)...)
+	// GoReleaser insists on a remote, as a clone has; it never contacts it with --skip=publish.
+	command(t, time.Minute, src, nil, "git", "remote", "add", "origin", "https://github.com/"+owner+"/"+repo+".git")
 	return src
 }
 
