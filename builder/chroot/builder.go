@@ -7,6 +7,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"runtime"
 	"runtime/debug"
 
 	"github.com/hashicorp/hcl/v2/hcldec"
@@ -20,6 +21,8 @@ type Builder struct {
 	config Config
 	// driver is the host driver; nil means the real one.
 	driver Driver
+	// goos is the build host's OS; empty means runtime.GOOS.
+	goos string
 }
 
 var _ packersdk.Builder = (*Builder)(nil)
@@ -29,6 +32,13 @@ func (b *Builder) ConfigSpec() hcldec.ObjectSpec { return b.config.FlatMapstruct
 
 // Prepare decodes and validates the configuration.
 func (b *Builder) Prepare(raws ...interface{}) ([]string, []string, error) {
+	goos := b.goos
+	if goos == "" {
+		goos = runtime.GOOS
+	}
+	if err := buildHostError(goos); err != nil {
+		return nil, nil, err
+	}
 	warnings, err := b.config.Prepare(raws...)
 	if err != nil {
 		return nil, warnings, err

@@ -12,7 +12,6 @@ import (
 	"path"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"time"
 
 	packersdk "github.com/hashicorp/packer-plugin-sdk/packer"
@@ -52,10 +51,7 @@ func (c *Communicator) Start(ctx context.Context, rc *packersdk.RemoteCmd) error
 	cmd := exec.CommandContext(ctx, bin, c.Root, "/bin/sh", "-c", rc.Command)
 	cmd.Env = chrootEnv
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = rc.Stdin, rc.Stdout, rc.Stderr
-	// A process group of its own lets a cancel reach the command's
-	// children too, and keeps a terminal's Ctrl-C away from it.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
+	ownProcessGroup(cmd)
 	cmd.WaitDelay = waitDelay
 	if err := cmd.Start(); err != nil {
 		return fmt.Errorf("starting %q in chroot %s: %w", rc.Command, c.Root, err)

@@ -43,6 +43,22 @@ func TestPrepareDefaults(t *testing.T) {
 	}
 }
 
+// TestPrepareOffLinux: the plugin ships for every OS, and the builder says at
+// validate time that it needs Linux, whatever the config.
+func TestPrepareOffLinux(t *testing.T) {
+	for _, goos := range []string{"darwin", "windows", "freebsd"} {
+		b := Builder{goos: goos}
+		_, _, err := b.Prepare(testRawConfig(t))
+		if err == nil || !strings.Contains(err.Error(), "clearwater-chroot needs a Linux build host") || !strings.Contains(err.Error(), goos) {
+			t.Errorf("%s: Prepare = %v, want the Linux build host error naming %s", goos, err, goos)
+		}
+	}
+	b := Builder{goos: "linux"}
+	if _, _, err := b.Prepare(testRawConfig(t)); err != nil {
+		t.Errorf("linux: Prepare = %v", err)
+	}
+}
+
 func TestPrepareErrorsNameTheField(t *testing.T) {
 	existing := t.TempDir()
 	cases := []struct {

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"syscall"
 	"time"
 )
 
@@ -30,12 +29,12 @@ func withHostLock(ctx context.Context, fn func() error) error {
 	defer f.Close()
 	deadline := time.Now().Add(hostLockTimeout)
 	for {
-		err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
-		if err == nil {
-			break
-		}
-		if err != syscall.EWOULDBLOCK {
+		busy, err := tryLock(f)
+		if err != nil {
 			return fmt.Errorf("locking %s: %w", f.Name(), err)
+		}
+		if !busy {
+			break
 		}
 		if time.Now().After(deadline) {
 			return fmt.Errorf("another build held %s for %v", f.Name(), hostLockTimeout)
@@ -46,6 +45,6 @@ func withHostLock(ctx context.Context, fn func() error) error {
 		case <-time.After(100 * time.Millisecond):
 		}
 	}
-	defer syscall.Flock(int(f.Fd()), syscall.LOCK_UN)
+	defer unlock(f)
 	return fn()
 }

@@ -9,7 +9,6 @@ import (
 	"sort"
 	"strconv"
 	"strings"
-	"syscall"
 	"time"
 )
 
@@ -47,7 +46,10 @@ func killProcessesIn(root string) error {
 			return fmt.Errorf("processes %v still run inside %s", pids, root)
 		}
 		for _, pid := range pids {
-			_ = syscall.Kill(pid, syscall.SIGKILL)
+			if p, err := os.FindProcess(pid); err == nil {
+				_ = p.Kill()
+				_ = p.Release()
+			}
 		}
 		time.Sleep(100 * time.Millisecond)
 	}

@@ -1,8 +1,12 @@
 package chroot
 
 import (
+	"os/exec"
 	"reflect"
+	"strings"
+	"syscall"
 	"testing"
+	"time"
 )
 
 func TestParseFstab(t *testing.T) {
@@ -28,5 +32,32 @@ func TestMatchSpec(t *testing.T) {
 		if got := matchSpec(spec, table, tags); got != want {
 			t.Errorf("matchSpec(%q) = %d, want %d", spec, got, want)
 		}
+	}
+}
+
+// TestKillProcessesIn: a daemon a provisioner left in the chroot is killed, and nothing else.
+func TestKillProcessesIn(t *testing.T) {
+	requireRoot(t)
+	requireTools(t, "chroot")
+	root := busyboxRoot(t)
+	daemon := mustCommand(t, "chroot", root, "/bin/sleep", "100")
+	outside := mustCommand(t, "sleep", "100")
+	for _, c := range []*exec.Cmd{daemon, outside} {
+		if err := c.Start(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	defer outside.Process.Kill()
+	for i := 0; i < 100 && len(processesIn(root)) == 0; i++ {
+		time.Sleep(20 * time.Millisecond)
+	}
+	if err := killProcessesIn(root); err != nil {
+		t.Fatal(err)
+	}
+	if err := daemon.Wait(); err == nil || !strings.Contains(err.Error(), "killed") {
+		t.Errorf("the chrooted sleep ended with %v, want killed", err)
+	}
+	if err := outside.Process.Signal(syscall.Signal(0)); err != nil {
+		t.Errorf("a process outside the root was stopped: %v", err)
 	}
 }

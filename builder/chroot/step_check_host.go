@@ -37,8 +37,8 @@ func (s *stepCheckHost) Run(_ context.Context, state multistep.StateBag) multist
 
 // check returns every problem found, joined.
 func (s *stepCheckHost) check(c *Config) error {
-	if s.goos != "linux" {
-		return fmt.Errorf("the clearwater-chroot builder only runs on Linux (this host is %s): it needs loop devices, mount and chroot", s.goos)
+	if err := buildHostError(s.goos); err != nil {
+		return err
 	}
 	var errs []error
 	if s.euid != 0 {

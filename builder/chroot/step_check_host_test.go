@@ -25,7 +25,7 @@ func TestStepCheckHost(t *testing.T) {
 		grow bool
 		want []string
 	}{
-		{"not linux", stepCheckHost{goos: "darwin", lookPath: missing()}, false, []string{"only runs on Linux", "darwin"}},
+		{"not linux", stepCheckHost{goos: "darwin", lookPath: missing()}, false, []string{"needs a Linux build host", "darwin"}},
 		{"not root", stepCheckHost{goos: "linux", euid: 1000, loopControl: "/dev/null", lookPath: missing()}, false, []string{"must run as root", "sudo"}},
 		{"no loop", stepCheckHost{goos: "linux", loopControl: loop, lookPath: missing()}, false, []string{"no loop devices", "modprobe loop"}},
 		{"missing tools", stepCheckHost{goos: "linux", loopControl: "/dev/null", lookPath: missing("qemu-img", "resize2fs", "debugfs")}, false,

@@ -1,4 +1,4 @@
-//go:generate go run ./internal/buildhelpers -out helpers
+//go:generate go run ./internal/buildhelpers -out helpers -version=${CLEARWATER_VERSION}
 
 package firstboot
 

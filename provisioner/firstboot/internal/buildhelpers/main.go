@@ -1,7 +1,11 @@
 // Command buildhelpers builds the clearwater-firstboot helper for every guest architecture that
 // the provisioner embeds. `go generate ./provisioner/firstboot` runs it:
 //
-//	go run ./internal/buildhelpers -out helpers
+//	go run ./internal/buildhelpers -out helpers -version=$CLEARWATER_VERSION
+//
+// The helpers say the plugin's version: version/version.go's (x.y.z-dev) for a
+// development build, or -version, which a release sets to its own (from the tag)
+// so that the helper baked into an image and the plugin's `describe` agree.
 //
 // Each binary is static (CGO_ENABLED=0), stripped and built with -trimpath and without VCS
 // stamping, so the same sources and toolchain give the same bytes. A binary is written to a
@@ -22,6 +26,8 @@ import (
 	"strings"
 	"time"
 
+	goversion "github.com/hashicorp/go-version"
+
 	"github.com/clearwater-aio/packer-plugin-clearwater/firstboot/metadata"
 	"github.com/clearwater-aio/packer-plugin-clearwater/version"
 )
@@ -35,16 +41,21 @@ const buildTimeout = 5 * time.Minute
 func main() {
 	out := flag.String("out", "helpers", "folder to write clearwater-firstboot_linux_<arch> into")
 	pkg := flag.String("pkg", "./cmd/clearwater-firstboot", "the helper's package, relative to the module root")
+	ver := flag.String("version", "", "the version the helpers report (a release's, without the v); empty: "+version.PluginVersion.String())
 	flag.Parse()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
-	if err := run(ctx, *out, *pkg); err != nil {
+	if err := run(ctx, *out, *pkg, *ver); err != nil {
 		fmt.Fprintln(os.Stderr, "buildhelpers:", err)
 		os.Exit(1)
 	}
 }
 
-func run(ctx context.Context, out, pkg string) error {
+func run(ctx context.Context, out, pkg, ver string) error {
+	ver, err := helperVersion(ver)
+	if err != nil {
+		return err
+	}
 	outDir, err := filepath.Abs(out)
 	if err != nil {
 		return err
@@ -53,7 +64,6 @@ func run(ctx context.Context, out, pkg string) error {
 	if err != nil {
 		return err
 	}
-	ver := version.PluginVersion.String()
 	for _, arch := range arches {
 		dst := filepath.Join(outDir, "clearwater-firstboot_linux_"+arch)
 		start := time.Now()
@@ -67,6 +77,21 @@ func run(ctx context.Context, out, pkg string) error {
 		fmt.Printf("buildhelpers: %s (%d bytes, version %s) in %s\n", dst, fi.Size(), ver, time.Since(start).Round(time.Millisecond))
 	}
 	return nil
+}
+
+// helperVersion is the version to stamp: ver when given (it must be a semantic
+// version, as packer requires of a release), else the plugin's own.
+func helperVersion(ver string) (string, error) {
+	if ver == "" {
+		return version.PluginVersion.String(), nil
+	}
+	if strings.HasPrefix(ver, "v") {
+		return "", fmt.Errorf("-version %q (CLEARWATER_VERSION): give it without the leading v, as the plugin reports it: %s", ver, ver[1:])
+	}
+	if _, err := goversion.NewSemver(ver); err != nil {
+		return "", fmt.Errorf("-version %q (CLEARWATER_VERSION) is not a semantic version such as 1.2.3: %w", ver, err)
+	}
+	return ver, nil
 }
 
 // moduleRoot is the folder of the go.mod that the current folder belongs to.
