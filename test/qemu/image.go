@@ -21,13 +21,14 @@ const buildScript = "images/debian/build.sh"
 // DebianImage returns the path of the bootable Debian base image, building it with
 // images/debian/build.sh when the cache (CLEARWATER_IMAGE_CACHE, default <repo>/.cache/images)
 // has none for the recipe's current inputs. A cold build takes minutes and needs root; a
-// cached one about a second. The script's progress is copied to progress (may be nil).
-func DebianImage(ctx context.Context, progress io.Writer) (string, error) {
+// cached one about a second. The script's progress is copied to progress (may be nil). args
+// go to the script: "--init", "sysvinit" or "--arch", "arm64" pick a variant.
+func DebianImage(ctx context.Context, progress io.Writer, args ...string) (string, error) {
 	root, err := repoRoot()
 	if err != nil {
 		return "", err
 	}
-	cmd := exec.CommandContext(ctx, filepath.Join(root, buildScript))
+	cmd := exec.CommandContext(ctx, filepath.Join(root, buildScript), args...)
 	// On cancellation, SIGTERM the script's whole process group: bash runs its clean-up trap
 	// (unmount, remove the scratch root) only once debootstrap, its foreground child, is gone.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
