@@ -21,21 +21,12 @@ const buildScript = "images/debian/build.sh"
 // DebianImage returns the path of the bootable Debian base image, building it with
 // images/debian/build.sh when the cache (CLEARWATER_IMAGE_CACHE, default <repo>/.cache/images)
 // has none for the recipe's current inputs. A cold build takes minutes and needs root; a
-// cached one about a second. The script's progress is copied to progress (may be nil).
-func DebianImage(ctx context.Context, progress io.Writer) (string, error) {
-	return DebianImageVariant(ctx, "", progress)
-}
-
-// DebianImageVariant is DebianImage for a variant of the recipe (build.sh --variant), such as
-// "cloud": the base plus openssh-server, sudo and cloud-init's default user. "" is the base.
-func DebianImageVariant(ctx context.Context, variant string, progress io.Writer) (string, error) {
+// cached one about a second. The script's progress is copied to progress (may be nil). args
+// go to the script: "--init", "sysvinit" or "--arch", "arm64" pick a variant.
+func DebianImage(ctx context.Context, progress io.Writer, args ...string) (string, error) {
 	root, err := repoRoot()
 	if err != nil {
 		return "", err
-	}
-	var args []string
-	if variant != "" {
-		args = []string{"--variant", variant}
 	}
 	cmd := exec.CommandContext(ctx, filepath.Join(root, buildScript), args...)
 	// On cancellation, SIGTERM the script's whole process group: bash runs its clean-up trap
@@ -57,6 +48,12 @@ func DebianImageVariant(ctx context.Context, variant string, progress io.Writer)
 		return "", fmt.Errorf("%s printed %q, not an image: %w", buildScript, image, err)
 	}
 	return image, nil
+}
+
+// DebianImageVariant is DebianImage for a variant of the recipe (build.sh --variant), such as
+// "cloud": the base plus openssh-server, sudo and cloud-init's default user.
+func DebianImageVariant(ctx context.Context, variant string, progress io.Writer, args ...string) (string, error) {
+	return DebianImage(ctx, progress, append([]string{"--variant", variant}, args...)...)
 }
 
 // repoRoot finds the repository from the working directory (a test runs in its package's
