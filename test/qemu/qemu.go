@@ -228,12 +228,11 @@ func (vm *VM) start(ctx context.Context, opts Options, args []string, release fu
 	defer stderr.Close()
 	vm.cmd = exec.CommandContext(ctx, bin, args...)
 	vm.cmd.Stdout, vm.cmd.Stderr = stderr, stderr
-	// Pdeathsig: QEMU dies with the test process instead of outliving it. (It fires when the
-	// OS thread that started QEMU exits, so do not call Boot from a goroutine that locked its
-	// thread and exits.)
+	// Pdeathsig: QEMU dies with the test process instead of outliving it. It fires when the OS
+	// thread that started QEMU exits, hence spawn.
 	vm.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	vm.cmd.WaitDelay = 5 * time.Second
-	if err := vm.cmd.Start(); err != nil {
+	if err := spawn(vm.cmd.Start); err != nil {
 		return fmt.Errorf("qemu: start %s: %w", bin, err)
 	}
 	go func() {

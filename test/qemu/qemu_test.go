@@ -192,13 +192,15 @@ func TestSeedISOs(t *testing.T) {
 // TestQEMUFailsFast: a QEMU that cannot start is reported with its own message, not a hang.
 func TestQEMUFailsFast(t *testing.T) {
 	RequireTools(t)
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	vm, err := Boot(ctx, Options{Image: blankDisk(t), TempDir: t.TempDir(), ExtraArgs: []string{"-no-such-option"}})
+	// The minute counts from QEMU's start: Boot may first wait for a place (Slot) while other
+	// tests' guests run.
+	vm, err := Boot(t.Context(), Options{Image: blankDisk(t), TempDir: t.TempDir(), ExtraArgs: []string{"-no-such-option"}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer vm.Stop()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
 	_, err = vm.WaitFor(ctx, regexp.MustCompile("never"))
 	if err == nil || !strings.Contains(err.Error(), "no-such-option") {
 		t.Fatalf("WaitFor = %v; want QEMU's complaint about -no-such-option", err)
