@@ -6,7 +6,9 @@
 # line (the rate printed is execs over elapsed, the baseline coverage run included). A target that
 # fails, finds a crasher (which go test writes under the package's testdata/fuzz/) or does not
 # build fails the run, after the others have run. FUZZPARALLEL sets go test's -parallel (the
-# fuzzing workers; default GOMAXPROCS); FUZZLOGS keeps each target's output in that directory.
+# fuzzing workers; default GOMAXPROCS); FUZZLOGS keeps each target's output in that directory;
+# FUZZMINIMIZE sets -fuzzminimizetime (default: internal/fuzztest's cap). The short pass sets 0:
+# Go reports a minimization cut off by -fuzztime as a failure, "context deadline exceeded".
 set -uo pipefail
 
 time=${1:?usage: fuzz.sh TIME}
@@ -16,6 +18,7 @@ logs=${FUZZLOGS:-$(mktemp -d)}
 mkdir -p "$logs"
 parallel=()
 [ -z "${FUZZPARALLEL:-}" ] || parallel=(-parallel="$FUZZPARALLEL")
+[ -z "${FUZZMINIMIZE:-}" ] || parallel+=(-fuzzminimizetime="$FUZZMINIMIZE")
 
 # elapsed "1m0s" / "59s" / "2h1m3s" -> seconds
 seconds() {
