@@ -7,11 +7,11 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/clearwater-aio/packer-plugin-clearwater/firstboot/metadata"
+	"github.com/clearwater-aio/packer-plugin-clearwater/firstboot/buildtags"
 )
 
 // maxHelperSize bounds the helper binary as `make helper` builds it (static, stripped, with
-// metadata.BuildTags): it goes
+// buildtags.Helper): it goes
 // into every image, and net/http (for the metadata client) is the largest thing it links.
 const maxHelperSize = 8 << 20
 
@@ -31,7 +31,7 @@ func TestHelperStaysLean(t *testing.T) {
 		t.Skip("-short: the size is not measured")
 	}
 	bin := filepath.Join(t.TempDir(), "clearwater-firstboot")
-	cmd := exec.Command("go", "build", "-trimpath", "-tags", metadata.BuildTags, "-ldflags", "-s -w", "-o", bin, ".")
+	cmd := exec.Command("go", "build", "-trimpath", "-tags", buildtags.Helper, "-ldflags", "-s -w", "-o", bin, ".")
 	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("go build: %v\n%s", err, out)

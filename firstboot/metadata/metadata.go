@@ -20,10 +20,6 @@ import (
 	"time"
 )
 
-// BuildTags are the tags the helper is built with: the metadata client speaks plain HTTP/1.1
-// only, so net/http's HTTP/2 support (about 400 KB of the binary) is left out.
-const BuildTags = "nethttpomithttp2"
-
 // Where OpenStack serves an instance's user-data and its network description.
 const (
 	Path            = "/openstack/latest/user_data"

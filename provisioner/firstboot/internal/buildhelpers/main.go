@@ -28,7 +28,7 @@ import (
 
 	goversion "github.com/hashicorp/go-version"
 
-	"github.com/clearwater-aio/packer-plugin-clearwater/firstboot/metadata"
+	"github.com/clearwater-aio/packer-plugin-clearwater/firstboot/buildtags"
 	"github.com/clearwater-aio/packer-plugin-clearwater/version"
 )
 
@@ -113,7 +113,7 @@ func build(ctx context.Context, root, pkg, arch, ver, dst string) error {
 	defer cancel()
 	tmp := filepath.Join(filepath.Dir(dst), "."+filepath.Base(dst)+".tmp")
 	defer os.Remove(tmp)
-	cmd := exec.CommandContext(ctx, "go", "build", "-trimpath", "-buildvcs=false", "-tags", metadata.BuildTags,
+	cmd := exec.CommandContext(ctx, "go", "build", "-trimpath", "-buildvcs=false", "-tags", buildtags.Helper,
 		"-ldflags", "-s -w -X main.version="+ver, "-o", tmp, pkg)
 	cmd.Dir = root
 	cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux", "GOARCH="+arch)
