@@ -48,12 +48,7 @@ func TestRunSweepsTempFilesOfAKilledRun(t *testing.T) {
 // SIGKILL at random points of many runs that alternate two addresses: no file is ever torn (each
 // is the whole old one or the whole new one), and no temp file survives the next run that ends.
 func TestKilledRunsNeverTearAFile(t *testing.T) {
-	if testing.Short() {
-		t.Skip("-short: 120 runs of the helper")
-	}
-	bin := helperBinary(t)
-	root := t.TempDir()
-	put(t, root, "etc/hosts", "127.0.0.1 localhost\n")
+	bin, root := manyRuns(t, "120 runs of the helper")
 	start := time.Now()
 	runBinary(t, nil, decideArgs("run", root, snap(snapOf[addrA])...)...)
 	full := time.Since(start)
@@ -101,6 +96,18 @@ func TestKilledRunsNeverTearAFile(t *testing.T) {
 	if killed == 0 {
 		t.Errorf("no run was killed: the test did not test anything")
 	}
+}
+
+// manyRuns skips a test of many runs of the helper's binary under -short, else returns the
+// binary and a root whose /etc/hosts holds only localhost.
+func manyRuns(t *testing.T, what string) (bin, root string) {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("-short: " + what)
+	}
+	root = t.TempDir()
+	put(t, root, "etc/hosts", "127.0.0.1 localhost\n")
+	return helperBinary(t), root
 }
 
 var (

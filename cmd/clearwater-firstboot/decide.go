@@ -77,8 +77,30 @@ func decideCommand(ctx context.Context, verb string, args []string, stdout, stde
 		fmt.Fprintf(stderr, "clearwater-firstboot %s: %v\n", verb, err)
 		return exitUsage
 	}
+	var waited, unlocked string
+	if verb == "run" {
+		release, w, err := lockRun(ctx, o.root, stderr)
+		switch {
+		case err != nil && ctx.Err() != nil:
+			// The other run records its own status: this one decided nothing.
+			fmt.Fprintf(stderr, "clearwater-firstboot run: %v\n", err)
+			return exitNoAddress
+		case err != nil:
+			// A root where no lock can be made (read-only, say): the writes will say what fails.
+			unlocked = "ran without the run lock: " + err.Error()
+		default:
+			defer release()
+		}
+		waited = w
+	}
 	rep, code := decide(ctx, *o, stderr)
 	if verb == "run" {
+		if waited != "" {
+			rep.Reasons = append([]string{waited}, rep.Reasons...)
+		}
+		if unlocked != "" {
+			rep.Warnings = append(rep.Warnings, unlocked)
+		}
 		// Every path of a run is recorded, failures included, so that status tells what happened.
 		if err := writeStatus(o.root, rep); err != nil {
 			fmt.Fprintf(stderr, "clearwater-firstboot: could not record the status of this run (clearwater-firstboot status will not show it): %v\n", err)
