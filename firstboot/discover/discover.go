@@ -9,7 +9,6 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"os"
 	"path"
 	"path/filepath"
 	"strings"
@@ -79,7 +78,8 @@ type Found struct {
 func UserData(root, flag string) (src Found, found bool, notes []string) {
 	d := &discovery{root: root}
 	if flag != "" {
-		data, err := readFile(flag)
+		data, err := rootfs.ReadPath(flag)
+		err = unwrapPath(err)
 		if err != nil {
 			d.note("--user-data %s: %v: no other source tried", flag, err)
 			return Found{Kind: KindFlag, Path: flag}, false, d.notes
@@ -151,10 +151,10 @@ func (d *discovery) seedDisk(kind, label, userData, metaData string, id func([]b
 
 func (d *discovery) noCloudDirs() (Found, bool) {
 	for _, dir := range noCloudSeedDirs {
-		meta := d.under(path.Join(dir, noCloudMetaData))
-		d.claimID(KindNoCloud, meta, func() ([]byte, error) { return readFile(meta) }, noCloudID)
+		meta := path.Join(dir, noCloudMetaData)
+		d.claimID(KindNoCloud, d.under(meta), func() ([]byte, error) { return d.read(meta) }, noCloudID)
 		p := d.under(path.Join(dir, noCloudUserData))
-		data, err := readFile(p)
+		data, err := d.read(path.Join(dir, noCloudUserData))
 		if err != nil {
 			if errors.Is(err, fs.ErrNotExist) {
 				d.note("nocloud: no seed %s", p)
@@ -188,7 +188,7 @@ func (d *discovery) claimID(kind, where string, read func() ([]byte, error), id 
 // cloudInitCopy reads cloud-init's copy of the user-data when it belongs to the current instance.
 func (d *discovery) cloudInitCopy() (Found, bool) {
 	p := d.copyPath()
-	if _, err := os.Stat(p); err != nil {
+	if _, err := rootfs.StatIn(d.root, cloudInitCopyPath); err != nil {
 		d.note("cloud-init: no copy at %s", p)
 		return Found{}, false
 	}
@@ -207,7 +207,7 @@ func (d *discovery) cloudInitCopy() (Found, bool) {
 		d.note("cloud-init: copy %s not used: it belongs to instance %s (%s), the current one is %s (%s)", p, copyID, copyFrom, cur, curFrom)
 		return Found{}, false
 	}
-	data, err := readFile(p)
+	data, err := d.read(cloudInitCopyPath)
 	if err != nil {
 		d.note("cloud-init: copy %s not used: %v", p, err)
 		return Found{}, false
@@ -219,27 +219,25 @@ func (d *discovery) cloudInitCopy() (Found, bool) {
 // copyInstanceID is the instance that cloud-init's copy belongs to: the id cloud-init recorded,
 // else the name of the instance folder that /var/lib/cloud/instance links to.
 func (d *discovery) copyInstanceID() (id, from string) {
-	p := d.under(cloudInitInstanceID)
-	if b, err := readFile(p); err == nil && strings.TrimSpace(string(b)) != "" {
-		return strings.TrimSpace(string(b)), p
+	if b, err := d.read(cloudInitInstanceID); err == nil && strings.TrimSpace(string(b)) != "" {
+		return strings.TrimSpace(string(b)), d.under(cloudInitInstanceID)
 	}
-	link := d.under(path.Dir(cloudInitCopyPath))
-	if t, err := os.Readlink(link); err == nil {
-		return filepath.Base(t), link
+	link := path.Dir(cloudInitCopyPath)
+	if t, err := rootfs.ReadlinkIn(d.root, link); err == nil {
+		return path.Base(t), d.under(link)
 	}
 	return "", ""
 }
 
-// copyPath is where cloud-init's copy is under the root. cloud-init links /var/lib/cloud/instance
-// to /var/lib/cloud/instances/<id> with an absolute target, which must be taken under the root
-// too (the root may be another system's disk).
+// copyPath is where cloud-init's copy is on the host, for the notes: cloud-init links
+// /var/lib/cloud/instance to /var/lib/cloud/instances/<id> with an absolute target, which is
+// resolved inside the root (the root may be another system's disk).
 func (d *discovery) copyPath() string {
-	link := d.under(path.Dir(cloudInitCopyPath))
-	t, err := os.Readlink(link)
-	if err != nil || !filepath.IsAbs(t) {
+	rel, err := rootfs.ResolveIn(d.root, cloudInitCopyPath)
+	if err != nil {
 		return d.under(cloudInitCopyPath)
 	}
-	return filepath.Join(d.root, t, path.Base(cloudInitCopyPath))
+	return filepath.Join(d.root, filepath.FromSlash(rel))
 }
 
 // currentInstanceID returns the id of the instance that is booting and where it was read, or
@@ -250,7 +248,7 @@ func (d *discovery) currentInstanceID() (id, from string) {
 		return d.ids[0].id, d.ids[0].from
 	}
 	p := d.under(instanceDataJSON)
-	if b, err := readFile(p); err == nil {
+	if b, err := d.read(instanceDataJSON); err == nil {
 		var v struct {
 			V1 map[string]any `json:"v1"`
 		}
@@ -264,7 +262,7 @@ func (d *discovery) currentInstanceID() (id, from string) {
 		d.note("cloud-init: %s has no v1.instance_id", p)
 	}
 	p = d.under(dmiProductUUID)
-	if b, err := readFile(p); err == nil && strings.TrimSpace(string(b)) != "" {
+	if b, err := d.read(dmiProductUUID); err == nil && strings.TrimSpace(string(b)) != "" {
 		return strings.TrimSpace(string(b)), p
 	}
 	return "", ""
@@ -295,10 +293,11 @@ func noCloudID(b []byte) (string, error) {
 	return fmt.Sprint(id), nil
 }
 
-// readFile reads a regular file of at most rootfs.MaxFileSize bytes, without blocking on a FIFO put
-// where user-data is expected (rootfs.ReadPath).
-func readFile(p string) ([]byte, error) {
-	b, err := rootfs.ReadPath(p)
+// read reads the file name under the root, its symlinks resolved as in a chroot into it: a regular
+// file of at most rootfs.MaxFileSize bytes, without blocking on a FIFO put where user-data is
+// expected (rootfs.ReadFileIn).
+func (d *discovery) read(name string) ([]byte, error) {
+	b, err := rootfs.ReadFileIn(d.root, name)
 	return b, unwrapPath(err)
 }
 

@@ -180,6 +180,30 @@ func TestDiscover(t *testing.T) {
 				}
 			},
 			want: want{kind: KindCloudInit, path: "/var/lib/cloud/instances/i-9/user-data.txt", data: forceTrue, found: true}},
+		// The copy's own absolute link is taken in the root too: the host's file of that name (here
+		// forcing IPv6) is never read.
+		{name: "copy, absolute link inside the root",
+			files: map[string]string{"var/lib/cloud/instances/i-9/real.txt": forceFalse, "run/cloud-init/instance-data.json": `{"v1": {"instance-id": "i-9"}}`},
+			seeds: func(t *testing.T, root string) {
+				host := filepath.Join(t.TempDir(), "real.txt")
+				if err := os.WriteFile(host, []byte(forceTrue), 0o644); err != nil {
+					t.Fatal(err)
+				}
+				inRoot := filepath.Join(root, host)
+				if err := os.MkdirAll(filepath.Dir(inRoot), 0o755); err != nil {
+					t.Fatal(err)
+				}
+				if err := os.Symlink("/var/lib/cloud/instances/i-9/real.txt", inRoot); err != nil {
+					t.Fatal(err)
+				}
+				if err := os.Symlink("/var/lib/cloud/instances/i-9", filepath.Join(root, "var/lib/cloud/instance")); err != nil {
+					t.Fatal(err)
+				}
+				if err := os.Symlink(host, filepath.Join(root, "var/lib/cloud/instances/i-9/user-data.txt")); err != nil {
+					t.Fatal(err)
+				}
+			},
+			want: want{kind: KindCloudInit, path: "/var/lib/cloud/instances/i-9/real.txt", data: forceFalse, found: true}},
 		{name: "bad meta-data", files: merge(copyAt("i-1"), map[string]string{"var/lib/cloud/seed/nocloud/meta-data": "[\n"}),
 			want: want{notes: []string{"gives no instance id: not YAML", "current instance id is unknown"}}},
 		{name: "garbage labelled image",

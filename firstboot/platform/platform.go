@@ -1,6 +1,7 @@
 // Package platform tells whether the machine is an OpenStack guest whose user-data is worth
 // asking the metadata service for, the way cloud-init's ds-identify decides for its OpenStack
-// data source. Every file is read under a root, so a test plays a platform by writing files.
+// data source. Every file is read under a root, its symlinks resolved as in a chroot
+// (rootfs), so a test plays a platform by writing files.
 //
 // The signals, the first that speaks deciding:
 //
@@ -19,15 +20,14 @@ package platform
 import (
 	"bytes"
 	"fmt"
-	"io"
-	"os"
-	"path/filepath"
+	"path"
 	"runtime"
 	"slices"
 	"strings"
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/clearwater-aio/packer-plugin-clearwater/firstboot/rootfs"
 	"github.com/clearwater-aio/packer-plugin-clearwater/firstboot/seedfs"
 )
 
@@ -45,7 +45,6 @@ var (
 	vendors    = []string{"OpenStack Foundation"}
 	products   = []string{"OpenStack Nova", "OpenStack Compute"}
 	assetTags  = []string{"OpenStack Nova", "OpenStack Compute", "HUAWEICLOUD", "OpenTelekomCloud", "SAP CCloud VM"}
-	maxFile    = int64(64 << 10)
 	dataSource = "openstack"
 )
 
@@ -70,7 +69,7 @@ func Detect(root string) Verdict {
 
 // kernelCmdline reads ds=, ci.ds= or ci.datasource= (the value up to ';', as in ds=nocloud;s=...).
 func kernelCmdline(root string) (Verdict, bool) {
-	b, _ := readSmall(filepath.Join(root, Cmdline))
+	b, _ := rootfs.ReadFileIn(root, Cmdline)
 	for _, f := range strings.Fields(string(b)) {
 		k, v, ok := strings.Cut(f, "=")
 		if !ok || (k != "ds" && k != "ci.ds" && k != "ci.datasource") {
@@ -93,7 +92,7 @@ func configDrive(root string) (Verdict, bool) {
 
 // cloudInitChoice reads the datasource_list that ds-identify wrote for this boot.
 func cloudInitChoice(root string) (Verdict, bool) {
-	b, err := readSmall(filepath.Join(root, CloudInitCfg))
+	b, err := rootfs.ReadFileIn(root, CloudInitCfg)
 	if err != nil {
 		return Verdict{}, false
 	}
@@ -115,7 +114,7 @@ func smbios(root string) (Verdict, bool) {
 	}{{"sys_vendor", vendors}, {"product_name", products}, {"chassis_asset_tag", assetTags}}
 	seen := false
 	for _, f := range fields {
-		b, err := readSmall(filepath.Join(root, DMIDir, f.name))
+		b, err := rootfs.ReadFileIn(root, path.Join(DMIDir, f.name))
 		if err != nil {
 			continue
 		}
@@ -136,21 +135,11 @@ func smbios(root string) (Verdict, bool) {
 
 // pid1ProductName is what a container runtime passes as the host's product name.
 func pid1ProductName(root string) string {
-	b, _ := readSmall(filepath.Join(root, PID1Environ))
+	b, _ := rootfs.ReadFileIn(root, PID1Environ)
 	for _, kv := range bytes.Split(b, []byte{0}) {
 		if v, ok := bytes.CutPrefix(kv, []byte("product_name=")); ok {
 			return string(v)
 		}
 	}
 	return ""
-}
-
-// readSmall reads a file of at most maxFile bytes.
-func readSmall(p string) ([]byte, error) {
-	f, err := os.Open(p)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	return io.ReadAll(io.LimitReader(f, maxFile))
 }

@@ -95,3 +95,26 @@ func TestDetect(t *testing.T) {
 		}
 	})
 }
+
+// Symlinks resolve as in a chroot into the root: sysfs's relative class links work, and an
+// absolute link reads the root's file, never the host's.
+func TestDetectResolvesLinksInTheRoot(t *testing.T) {
+	host := filepath.Join(t.TempDir(), "sys_vendor")
+	if err := os.WriteFile(host, []byte("OpenStack Foundation\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	r := root(t, map[string]string{"sys/devices/virtual/dmi/id/product_name": "Standard PC (i440FX + PIIX, 1996)\n",
+		host[1:]: "QEMU\n"})
+	for link, target := range map[string]string{"sys/class/dmi": "../devices/virtual/dmi",
+		"sys/devices/virtual/dmi/id/sys_vendor": host} {
+		if err := os.MkdirAll(filepath.Dir(filepath.Join(r, link)), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Symlink(target, filepath.Join(r, link)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if v := Detect(r); v.Metadata || !strings.Contains(v.Why, "SMBIOS does not say OpenStack") {
+		t.Errorf("Detect = %+v; want the root's own SMBIOS (QEMU), read through its links", v)
+	}
+}

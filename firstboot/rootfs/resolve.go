@@ -160,3 +160,25 @@ func StatIn(root, name string) (fs.FileInfo, error) {
 		return info, nil
 	})
 }
+
+// ResolveIn is Resolve for the folder root: the name under root, symlinks resolved as in a
+// chroot, of the file that name is on the live system.
+func ResolveIn(root, name string) (string, error) {
+	return in(root, func(r *os.Root) (string, error) { return Resolve(r, name) })
+}
+
+// ReadlinkIn returns the target of the symlink name under the folder root, the folders up to it
+// resolved (ResolveParent).
+func ReadlinkIn(root, name string) (string, error) {
+	return in(root, func(r *os.Root) (string, error) {
+		rel, err := ResolveParent(r, name)
+		if err != nil {
+			return "", err
+		}
+		t, err := r.Readlink(rel)
+		if err != nil {
+			return "", PathError("readlink", name, err)
+		}
+		return t, nil
+	})
+}

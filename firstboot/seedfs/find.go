@@ -4,11 +4,17 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	"path"
 	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/clearwater-aio/packer-plugin-clearwater/firstboot/rootfs"
 )
+
+// byLabel is udev's folder of links named by filesystem label.
+const byLabel = "/dev/disk/by-label"
 
 // maxBlockDevices bounds the devices FindByLabel probes under sys/class/block.
 const maxBlockDevices = 4096
@@ -37,8 +43,7 @@ func FindByLabel(root string, labels ...string) (string, error) {
 
 // findInByLabel looks for label among udev's by-label links.
 func findInByLabel(root, label string) string {
-	dir := filepath.Join(root, "dev/disk/by-label")
-	ents, err := os.ReadDir(dir)
+	ents, err := rootfs.ReadDirIn(root, byLabel, 0)
 	if err != nil {
 		return ""
 	}
@@ -46,7 +51,7 @@ func findInByLabel(root, label string) string {
 		if !strings.EqualFold(unescapeUdev(e.Name()), label) {
 			continue
 		}
-		p := resolveUnder(root, filepath.Join(dir, e.Name()))
+		p := resolveUnder(root, path.Join(byLabel, e.Name()))
 		if p != "" && labelMatches(p, []string{label}) >= 0 {
 			return p
 		}
@@ -71,29 +76,19 @@ func findInSysBlock(root string, labels []string) string {
 	return best
 }
 
-// resolveUnder follows the symbolic links of link (a few hops at most), keeping absolute
-// targets under root; it returns "" if they do not lead to an existing file.
-func resolveUnder(root, link string) string {
-	p := link
-	for range 8 {
-		fi, err := os.Lstat(p)
-		if err != nil {
-			return ""
-		}
-		if fi.Mode()&fs.ModeSymlink == 0 {
-			return p
-		}
-		t, err := os.Readlink(p)
-		if err != nil {
-			return ""
-		}
-		if filepath.IsAbs(t) {
-			p = filepath.Join(root, t)
-		} else {
-			p = filepath.Join(filepath.Dir(p), t)
-		}
+// resolveUnder follows the symbolic links of name (a path inside root) as in a chroot into root
+// (rootfs.ResolveIn), so that neither an absolute target nor ".." leaves it; it returns the path
+// on the host, or "" if the links do not lead to an existing file.
+func resolveUnder(root, name string) string {
+	rel, err := rootfs.ResolveIn(root, name)
+	if err != nil {
+		return ""
 	}
-	return ""
+	p := filepath.Join(root, rel)
+	if _, err := os.Lstat(p); err != nil {
+		return ""
+	}
+	return p
 }
 
 // labelMatches reads the label of the device or image at path and returns the index in labels of
