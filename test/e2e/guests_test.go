@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -37,7 +38,7 @@ var sysvinitCases = []bootCase{
 // the helper, which saw the helper's address when it started), and `service clearwater-firstboot
 // status` reports the decision.
 func TestSysvinitBoot(t *testing.T) {
-	requireGuests(t)
+	requireGuests(t, "sysvinit")
 	qemu.RequireTools(t)
 	netnstest.Require(t)
 	requireRoot(t)
@@ -60,16 +61,19 @@ func TestSysvinitBoot(t *testing.T) {
 	}
 }
 
-// guestsEnv opts in to the guest boots that do not fit CI's budget on every change (make
-// test-guests sets it): without it they skip, under CI=true too.
+// guestsEnv opts in to the guest boots that are not in every test run: "1" runs them all (make
+// test-guests), a comma-separated list runs those named ("sysvinit", "arm64"); make check sets
+// it to the GNUmakefile's CHECK_GUESTS. Unset, they skip, under CI=true too.
 const guestsEnv = "CW_TEST_GUESTS"
 
-// requireGuests skips tb unless guestsEnv is 1.
-func requireGuests(tb testing.TB) {
+// requireGuests skips tb unless guestsEnv is 1 or names guest.
+func requireGuests(tb testing.TB, guest string) {
 	tb.Helper()
-	if os.Getenv(guestsEnv) != "1" {
-		tb.Skipf("a long guest boot: run it with make test-guests (or %s=1)", guestsEnv)
+	v := os.Getenv(guestsEnv)
+	if v == "1" || slices.Contains(strings.Split(v, ","), guest) {
+		return
 	}
+	tb.Skipf("a long guest boot: run it with make test-guests (or %s=1, or %s=%s)", guestsEnv, guestsEnv, guest)
 }
 
 // baseImage builds (or takes from the cache) a variant of the Debian base image.
