@@ -55,6 +55,7 @@ func TestSysvinitBoot(t *testing.T) {
 	}
 	for _, c := range sysvinitCases {
 		t.Run(c.name, func(t *testing.T) {
+			t.Parallel() // as many at once as qemu.Slot has places
 			vm, st := bootGuest(t, qemu.Options{Image: b.image}, c, b.userData[c.userData], bootTimeout)
 			checkSysvinit(t, guestFiles{t: t, ctx: t.Context(), vm: vm}, st)
 		})
