@@ -152,15 +152,14 @@ func bootGuest(t *testing.T, opts qemu.Options, c bootCase, userData []byte, tim
 		t.Fatalf("no user-data %q", c.userData)
 	}
 	l := newLab(t, c.offer)
-	ctx, cancel := context.WithTimeout(t.Context(), timeout)
-	defer cancel()
 	opts.TempDir, opts.NoCloud = t.TempDir(), &qemu.NoCloud{UserData: userData}
 	opts.Network = qemu.Network{Netns: l.guest.Name, Tap: l.tap}
 	if dir := os.Getenv(serialDirEnv); dir != "" {
 		opts.SerialLog = filepath.Join(dir, c.name+".log")
 	}
-	start := time.Now()
-	vm, err := qemu.Boot(ctx, opts)
+	// QEMU's own bound; the wait below fails first, with the end of the console.
+	opts.Timeout = timeout + time.Minute
+	vm, err := qemu.Boot(t.Context(), opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -169,6 +168,11 @@ func bootGuest(t *testing.T, opts qemu.Options, c bootCase, userData []byte, tim
 			t.Error(err)
 		}
 	})
+	// The timeout and the boot's time count from QEMU's start, not from Boot's wait for a place
+	// (qemu.Slot) while other tests' guests run.
+	ctx, cancel := context.WithTimeout(t.Context(), timeout)
+	defer cancel()
+	start := time.Now()
 	if err := vm.Wait(ctx); err != nil {
 		t.Fatalf("guest power-off: %v\nthe lab's servers received: %v", err, l.seen())
 	}
