@@ -26,7 +26,7 @@ const arm64BootTimeout = 20 * time.Minute
 // guest. It then boots the image in qemu-system-aarch64 (TCG, -M virt -cpu max, UEFI) on the
 // IPv6-only lab: the helper must choose IPv6 and write the config.
 func TestArm64Boot(t *testing.T) {
-	requireGuests(t)
+	requireGuests(t, "arm64")
 	qemu.RequireTools(t, "qemu-system-aarch64", "qemu-aarch64-static")
 	netnstest.Require(t)
 	requireRoot(t)

@@ -246,6 +246,16 @@ func (vm *VM) start(ctx context.Context, opts Options, args []string, release fu
 // PID is QEMU's process ID.
 func (vm *VM) PID() int { return vm.cmd.Process.Pid }
 
+// CPUTime is the processor time (user and system) that QEMU used, once it has exited; 0 before.
+// Under TCG it is the guest's work, which the host's load does not stretch as it does the wall
+// time.
+func (vm *VM) CPUTime() time.Duration {
+	if !vm.Exited() || vm.cmd.ProcessState == nil {
+		return 0
+	}
+	return vm.cmd.ProcessState.UserTime() + vm.cmd.ProcessState.SystemTime()
+}
+
 // Exited reports whether QEMU has exited.
 func (vm *VM) Exited() bool {
 	select {

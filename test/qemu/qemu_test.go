@@ -228,9 +228,16 @@ func TestStopCleansUp(t *testing.T) {
 	if vm.Exited() {
 		t.Fatal("QEMU exited by itself")
 	}
+	if cpu := vm.CPUTime(); cpu != 0 {
+		t.Errorf("CPUTime while QEMU runs = %v; want 0 (known only once it has exited)", cpu)
+	}
 	pid := vm.PID()
 	if err := vm.Stop(); err != nil {
 		t.Fatal(err)
+	}
+	// A second of SeaBIOS under TCG, and QEMU's own start, cost processor time.
+	if cpu := vm.CPUTime(); cpu <= 0 {
+		t.Errorf("CPUTime after Stop = %v; want QEMU's processor time", cpu)
 	}
 	if err := syscall.Kill(pid, 0); !errors.Is(err, syscall.ESRCH) {
 		t.Errorf("QEMU PID %d after Stop: kill(0) = %v; want ESRCH", pid, err)
