@@ -96,7 +96,9 @@ func (m *Metadata) serve(w http.ResponseWriter, path string) int {
 			return jsonDoc(MetaData(m.spec))
 		case "network_data.json":
 			return jsonDoc(NetworkData(m.spec))
-		case "vendor_data.json", "vendor_data2.json":
+		case "vendor_data.json":
+			return jsonDoc(VendorData(m.spec))
+		case "vendor_data2.json":
 			return jsonDoc([]byte("{}"))
 		case "password":
 			return text("")

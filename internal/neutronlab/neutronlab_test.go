@@ -123,7 +123,15 @@ func TestNetworkData(t *testing.T) {
 // Both formats, read back with the helper's own reader (firstboot/seedfs) and, for iso9660,
 // with isoinfo for the volume id and publisher Nova sets.
 func TestConfigDrive(t *testing.T) {
-	s := Spec{Net: 1, IPv4: true, IPv6: SLAAC, UserData: []byte("#cloud-config\nclearwater:\n  force_ipv6: true\n")}
+	s := Spec{Net: 1, IPv4: true, IPv6: SLAAC, UserData: []byte("#cloud-config\nclearwater:\n  force_ipv6: true\n"),
+		VendorData: []byte("#cloud-config\nbootcmd: [true]\n")}
+	var vendor map[string]string
+	if err := json.Unmarshal(ConfigDriveFiles(s)["openstack/latest/vendor_data.json"], &vendor); err != nil || vendor["cloud-init"] != string(s.VendorData) {
+		t.Errorf("vendor_data.json: %v, %v; want {\"cloud-init\": %q}", vendor, err, s.VendorData)
+	}
+	if got := string(ConfigDriveFiles(Spec{Net: 1, IPv4: true})["openstack/latest/vendor_data.json"]); got != "{}" {
+		t.Errorf("vendor_data.json without vendor data: %s, want {}", got)
+	}
 	for _, format := range []string{ISO9660, VFAT} {
 		t.Run(format, func(t *testing.T) {
 			for _, tool := range map[string][]string{ISO9660: {"genisoimage"}, VFAT: {"mkfs.vfat", "mcopy"}}[format] {
