@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"io"
 	"maps"
+	"net"
 	"os"
 	"path/filepath"
 	"slices"
@@ -20,9 +21,9 @@ import (
 	"github.com/clearwater-aio/packer-plugin-clearwater/test/qemu"
 )
 
-// lateRA is how long after the guest's DHCPv4 lease the router sends its first RA in the late
-// RA fault: well past the moment the helper starts, well within ipv6_timeout.
-const lateRA = 8 * time.Second
+// lateRA is how long after the helper's first DHCPv6 probe the router sends its first RA in the
+// late RA fault: well within ipv6_timeout.
+const lateRA = 3 * time.Second
 
 // neutronCase is one boot of TestBootNeutron: a case of the lab spec (openstack-lab.md) with
 // the faults it carries, the example's user-data it is given, and what the helper must decide.
@@ -54,7 +55,7 @@ var neutronCases = []neutronCase{
 	{"A-v4-only-forced", neutronlab.Spec{Net: 1, IPv4: true}, "ipv6-lab", "", nil,
 		want{family: "ipv4", force: true, forceSource: userdata.SourceWriteFiles, degraded: true,
 			why: res(`^user-data from cloud-init's copy `, ipv6Timeout20)}},
-	// The first RA comes lateRA after the lease: forced, the helper waits for it.
+	// The first RA comes lateRA after the helper's first probe: forced, the helper waits for it.
 	{"B-dual-slaac-late-RA", neutronlab.Spec{Net: 2, IPv4: true, IPv6: neutronlab.SLAAC, HoldRA: true}, "ipv6-lab", "",
 		startRadvdLate, want{family: "ipv6", force: true, forceSource: userdata.SourceWriteFiles,
 			why: res(`^user-data from cloud-init's copy `, `^waited \d+(\.\d+)?s for a usable address \([1-9]\d* network changes\)$`)}},
@@ -130,14 +131,30 @@ func TestBootNeutron(t *testing.T) {
 	}
 }
 
-// startRadvdLate starts the router's radvd lateRA after dnsmasq has leased the guest its IPv4.
+// startRadvdLate starts the router's radvd lateRA after the helper's probe first asks for
+// DHCPv6: its Solicit to ff02::1:2 reaching the router's port says the helper runs and waits
+// for the IPv6 that force_ipv6 needs (networkd sends none before an RA, cloud-init none at all).
+// The guest's first lease is no such sign: cloud-init takes it a minute or more before the
+// helper starts.
 func startRadvdLate(ctx context.Context, t *testing.T, l *neutronlab.Lab) {
-	for !strings.Contains(l.Dnsmasq.Output(), "DHCPACK(") {
-		select {
-		case <-ctx.Done():
-			return
-		case <-time.After(200 * time.Millisecond):
+	var conn *net.UDPConn
+	err := l.Router.Do(func() error {
+		ifi, err := net.InterfaceByName(l.RouterPort.Name)
+		if err != nil {
+			return err
 		}
+		conn, err = net.ListenMulticastUDP("udp6", ifi, &net.UDPAddr{IP: net.ParseIP("ff02::1:2"), Port: 547})
+		return err
+	})
+	if err != nil {
+		t.Errorf("listening for DHCPv6 on the router's port: %v", err)
+		return
+	}
+	stop := context.AfterFunc(ctx, func() { conn.Close() })
+	defer stop()
+	defer conn.Close()
+	if _, _, err := conn.ReadFromUDP(make([]byte, 1500)); err != nil {
+		return // the guest powered off first: the check of its status says what went wrong
 	}
 	select {
 	case <-ctx.Done():
