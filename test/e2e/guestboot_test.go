@@ -40,7 +40,7 @@ type guestBoot struct {
 	seed []byte
 	// sysvinit: the guest has no systemd unit to check (its report saves no unit state).
 	sysvinit bool
-	// timeout bounds the boot, report and power-off; 0 means bootTimeout.
+	// timeout bounds the boot, report and power-off from QEMU's start; 0 means bootTimeout.
 	timeout time.Duration
 	// during runs, on its own goroutine, while the guest boots (a late RA, say); its context
 	// ends when the guest has powered off.
@@ -93,8 +93,9 @@ func (b guestBoot) run(t *testing.T) booted {
 	if timeout == 0 {
 		timeout = bootTimeout
 	}
-	ctx, cancel := context.WithTimeout(t.Context(), timeout)
-	defer cancel()
+	// timeout bounds QEMU from its start (Options.Timeout), not the wait for a place before it
+	// (qemu.Slot is machine-wide: other tests' guests may hold both places for minutes).
+	ctx := t.Context()
 	opts := b.qemu
 	opts.TempDir, opts.Timeout = t.TempDir(), timeout
 	opts.Network = qemu.Network{Netns: l.Switch.Name, Tap: l.Tap, MAC: spec.MAC().String()}
@@ -126,6 +127,10 @@ func (b guestBoot) run(t *testing.T) booted {
 			t.Error(err)
 		}
 	})
+	// QEMU is killed at its Timeout; Wait, whose default bound is shorter than some boots', then
+	// returns.
+	ctx, cancel := context.WithTimeout(ctx, timeout+time.Minute)
+	defer cancel()
 	dctx, dcancel := context.WithCancel(ctx)
 	during := make(chan struct{})
 	go func() {
