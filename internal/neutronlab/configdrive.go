@@ -47,7 +47,9 @@ func ConfigDriveFiles(s Spec) map[string][]byte {
 				data = s.UserData
 			case "network_data.json":
 				data = NetworkData(s)
-			case "vendor_data.json", "vendor_data2.json":
+			case "vendor_data.json":
+				data = VendorData(s)
+			case "vendor_data2.json":
 				data = []byte("{}")
 			case "password":
 				continue // served by the metadata API only

@@ -57,6 +57,10 @@ type Spec struct {
 	NoMetadata bool
 	// UserData is the instance's user-data; nil means it has none (Nova's 404s).
 	UserData []byte
+	// VendorData is cloud-config that Nova's static vendor data (vendordata_jsonfile_path) hands
+	// the instance, as vendor_data.json {"cloud-init": ...}: cloud-init runs it even when the
+	// instance has no user-data. nil serves vendor_data.json as {}.
+	VendorData []byte
 	// EmptyNetworkData serves network_data.json as {} (Nova without network info).
 	EmptyNetworkData bool
 	// Port numbers the instance's port on the network (its MAC's last byte and its addresses);

@@ -1,7 +1,10 @@
 package neutronlab
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
+	"fmt"
 	"net"
 	"net/http"
 	"slices"
@@ -96,7 +99,9 @@ func (m *Metadata) serve(w http.ResponseWriter, path string) int {
 			return jsonDoc(MetaData(m.spec))
 		case "network_data.json":
 			return jsonDoc(NetworkData(m.spec))
-		case "vendor_data.json", "vendor_data2.json":
+		case "vendor_data.json":
+			return jsonDoc(VendorData(m.spec))
+		case "vendor_data2.json":
 			return jsonDoc([]byte("{}"))
 		case "password":
 			return text("")
@@ -112,6 +117,8 @@ func (m *Metadata) serve(w http.ResponseWriter, path string) int {
 		w.Header().Set("Content-Type", "text/plain")
 		w.Write(m.userData)
 		return http.StatusOK
+	case (parts[0] == "latest" || slices.Contains(EC2Versions, parts[0])) && len(parts) >= 2 && parts[1] == "meta-data":
+		return m.serveEC2(w, parts[2:], text)
 	case (parts[0] == "latest" || slices.Contains(EC2Versions, parts[0])) && len(parts) == 1:
 		listing := "meta-data/"
 		if m.userData != nil {
@@ -120,6 +127,49 @@ func (m *Metadata) serve(w http.ResponseWriter, path string) int {
 		return text(listing)
 	}
 	return notFound(w)
+}
+
+// serveEC2 answers /<version>/meta-data/<path>: the EC2 tree of EC2MetaData, as Nova's handler
+// walks it: a folder lists its keys (a sub-folder with a trailing /), a list is one item a line,
+// a leaf its value.
+func (m *Metadata) serveEC2(w http.ResponseWriter, path []string, text func(string) int) int {
+	var node any
+	d := json.NewDecoder(bytes.NewReader(EC2MetaData(m.spec)))
+	d.UseNumber()
+	if err := d.Decode(&node); err != nil {
+		panic(err) // our own JSON
+	}
+	for _, p := range path {
+		if p == "" {
+			continue
+		}
+		dir, ok := node.(map[string]any)
+		if !ok {
+			return notFound(w)
+		}
+		if node, ok = dir[p]; !ok {
+			return notFound(w)
+		}
+	}
+	switch v := node.(type) {
+	case map[string]any:
+		var keys []string
+		for k, sub := range v {
+			if _, ok := sub.(map[string]any); ok {
+				k += "/"
+			}
+			keys = append(keys, k)
+		}
+		slices.Sort(keys)
+		return text(strings.Join(keys, "\n"))
+	case []any:
+		items := make([]string, len(v))
+		for i, x := range v {
+			items[i] = fmt.Sprint(x)
+		}
+		return text(strings.Join(items, "\n"))
+	}
+	return text(fmt.Sprint(node))
 }
 
 // notFound is Nova's answer to a path it does not have (InvalidMetadataPath, webob's 404).

@@ -6,6 +6,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"net/netip"
 	"os/exec"
 	"strings"
@@ -123,7 +124,15 @@ func TestNetworkData(t *testing.T) {
 // Both formats, read back with the helper's own reader (firstboot/seedfs) and, for iso9660,
 // with isoinfo for the volume id and publisher Nova sets.
 func TestConfigDrive(t *testing.T) {
-	s := Spec{Net: 1, IPv4: true, IPv6: SLAAC, UserData: []byte("#cloud-config\nclearwater:\n  force_ipv6: true\n")}
+	s := Spec{Net: 1, IPv4: true, IPv6: SLAAC, UserData: []byte("#cloud-config\nclearwater:\n  force_ipv6: true\n"),
+		VendorData: []byte("#cloud-config\nbootcmd: [true]\n")}
+	var vendor map[string]string
+	if err := json.Unmarshal(ConfigDriveFiles(s)["openstack/latest/vendor_data.json"], &vendor); err != nil || vendor["cloud-init"] != string(s.VendorData) {
+		t.Errorf("vendor_data.json: %v, %v; want {\"cloud-init\": %q}", vendor, err, s.VendorData)
+	}
+	if got := string(ConfigDriveFiles(Spec{Net: 1, IPv4: true})["openstack/latest/vendor_data.json"]); got != "{}" {
+		t.Errorf("vendor_data.json without vendor data: %s, want {}", got)
+	}
 	for _, format := range []string{ISO9660, VFAT} {
 		t.Run(format, func(t *testing.T) {
 			for _, tool := range map[string][]string{ISO9660: {"genisoimage"}, VFAT: {"mkfs.vfat", "mcopy"}}[format] {
@@ -159,6 +168,31 @@ func TestConfigDrive(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// Nova's EC2 tree, which cloud-init's OpenStack data source reads after the OpenStack one.
+func TestMetadataEC2(t *testing.T) {
+	m := newMetadata(Spec{Net: 1, IPv4: true})
+	for path, want := range map[string]string{
+		"/latest/meta-data/":                                "ami-id\nami-launch-index\nhostname\ninstance-id\ninstance-type\nlocal-hostname\nlocal-ipv4\nplacement/\nreservation-id\nsecurity-groups",
+		"/2009-04-04/meta-data/placement/":                  "availability-zone",
+		"/2009-04-04/meta-data/placement/availability-zone": "nova",
+		"/latest/meta-data/local-ipv4":                      "10.0.1.5",
+		"/latest/meta-data/ami-launch-index":                "0",
+		"/latest/meta-data/security-groups":                 "default",
+		"/latest/meta-data/nope":                            "404",
+		"/latest/meta-data/local-ipv4/x":                    "404",
+	} {
+		rec := httptest.NewRecorder()
+		m.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, path, nil))
+		got := rec.Body.String()
+		if rec.Code == http.StatusNotFound {
+			got = "404"
+		}
+		if got != want {
+			t.Errorf("GET %s: %d %q, want %q", path, rec.Code, got, want)
+		}
 	}
 }
 

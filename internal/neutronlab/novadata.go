@@ -98,6 +98,15 @@ func NetworkData(s Spec) []byte {
 	})
 }
 
+// VendorData is vendor_data.json: {} or, with Spec.VendorData, {"cloud-init": <it>}, the key
+// whose string cloud-init takes as its vendor-data.
+func VendorData(s Spec) []byte {
+	if s.VendorData == nil {
+		return []byte("{}")
+	}
+	return mustJSON(map[string]string{"cloud-init": string(s.VendorData)})
+}
+
 func orEmpty[T any](v []T) []T {
 	if v == nil {
 		return []T{}

@@ -8,6 +8,7 @@ import (
 
 	"github.com/clearwater-aio/packer-plugin-clearwater/firstboot/userdata"
 	"github.com/clearwater-aio/packer-plugin-clearwater/internal/netnstest"
+	"github.com/clearwater-aio/packer-plugin-clearwater/internal/neutronlab"
 	"github.com/clearwater-aio/packer-plugin-clearwater/internal/packertest"
 	"github.com/clearwater-aio/packer-plugin-clearwater/test/qemu"
 )
@@ -42,19 +43,11 @@ func TestArm64Boot(t *testing.T) {
 			t.Errorf("packer's output lacks %q: the arm64 helper was not installed and run in the guest:\n%s", want, out)
 		}
 	}
-	b.userData["report"] = mustRead(t, reportUserData())
-	c := bootCase{"arm64-ipv6-only-slaac", offer{slaac: slaacPrefix}, "report",
-		want{family: "ipv6", prefix: slaacPrefix, forceSource: userdata.SourceNone}}
 	opts := qemu.Options{Image: b.image, QEMU: "qemu-system-aarch64", CPUs: 2,
 		ExtraArgs: []string{"-M", "virt", "-bios", aarch64Firmware}}
-	vm, _ := bootGuest(t, opts, c, b.userData[c.userData], arm64BootTimeout)
-	g := guestFiles{t: t, ctx: t.Context(), vm: vm}
-	if unit := g.read("/var/lib/cw-e2e/unit"); !strings.Contains(unit, "Result=success") {
-		t.Errorf("clearwater-firstboot.service did not succeed:\n%s", unit)
-	}
-	if arch := g.read("/var/lib/cw-e2e/helper.log"); t.Failed() {
-		t.Logf("helper log:\n%s", arch)
-	}
+	guestBoot{qemu: opts, seed: mustRead(t, reportUserData()), timeout: arm64BootTimeout,
+		net:  neutronlab.Spec{Net: 1, IPv6: neutronlab.SLAAC, NoMetadata: true},
+		want: want{family: "ipv6", forceSource: userdata.SourceNone}}.run(t)
 }
 
 func mustRead(t *testing.T, name string) []byte {

@@ -1,9 +1,12 @@
 // Package e2e tests the project end to end: the pinned packer builds example/ with this plugin
 // (the clearwater-chroot builder on the Debian base image of images/debian, the
 // clearwater-firstboot provisioner, the clearwater-userdata data source), then QEMU boots the
-// image on networks the test serves (DHCPv4, DHCPv6 and router advertisements in network
-// namespaces) with user-data on a NoCloud seed, and the test checks what the helper decided and
-// wrote in the guest.
+// image on Neutron networks of internal/neutronlab (the DHCP agent's dnsmasq, the L3 agent's
+// radvd, a Nova-like metadata service, in network namespaces), as a Nova instance (TestBootNeutron:
+// the lab spec's cases A-H and their faults, user-data from the metadata service or a config
+// drive) or on a plain KVM host with user-data on a NoCloud seed (TestBoot), and the test checks
+// what the helper decided, why, and what it wrote in the guest. Every boot goes through one
+// function, guestBoot.run.
 //
 // TestQemuBuild bakes the image the way most pipelines do instead: example/qemu with packer's
 // qemu builder (packer-plugin-qemu, pinned in tools/packer-plugin-qemu and built on first use)
@@ -17,5 +20,5 @@
 //	go test -v -count=1 -timeout 30m ./test/e2e/
 //
 // With CW_E2E_SERIAL_DIR set to a directory, each guest's serial console is kept there as
-// <case>.log.
+// <test name>.log (slashes made underscores).
 package e2e

@@ -1,10 +1,7 @@
 package e2e
 
 import (
-	"context"
-	"encoding/json"
 	"io"
-	"net/netip"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -17,17 +14,23 @@ import (
 	"github.com/clearwater-aio/packer-plugin-clearwater/firstboot/status"
 	"github.com/clearwater-aio/packer-plugin-clearwater/firstboot/userdata"
 	"github.com/clearwater-aio/packer-plugin-clearwater/internal/netnstest"
+	"github.com/clearwater-aio/packer-plugin-clearwater/internal/neutronlab"
 	"github.com/clearwater-aio/packer-plugin-clearwater/internal/packertest"
 	"github.com/clearwater-aio/packer-plugin-clearwater/test/qemu"
 )
 
 // sysvinitCases are the sysvinit image's boots: an IPv4 lab, and a dual-stack lab whose
-// user-data forces IPv6.
-var sysvinitCases = []bootCase{
-	{"sysvinit-ipv4", offer{dhcpv4: true}, "ipv4-lab",
-		want{family: "ipv4", address: lease4.Addr(), forceSource: userdata.SourceConfig}},
-	{"sysvinit-forced-ipv6", offer{dhcpv4: true, slaac: slaacPrefix}, "ipv6-lab",
-		want{family: "ipv6", prefix: slaacPrefix, force: true, forceSource: userdata.SourceWriteFiles}},
+// user-data forces IPv6. The labs are plain KVM hosts: no metadata service.
+var sysvinitCases = []struct {
+	name     string
+	net      neutronlab.Spec
+	userData string
+	want     want
+}{
+	{"sysvinit-ipv4", neutronlab.Spec{Net: 1, IPv4: true, NoMetadata: true}, "ipv4-lab",
+		want{family: "ipv4", forceSource: userdata.SourceConfig}},
+	{"sysvinit-forced-ipv6", neutronlab.Spec{Net: 2, IPv4: true, IPv6: neutronlab.SLAAC, NoMetadata: true}, "ipv6-lab",
+		want{family: "ipv6", force: true, forceSource: userdata.SourceWriteFiles}},
 }
 
 // TestSysvinitBoot builds the example on the sysvinit variant of the Debian base image
@@ -56,8 +59,9 @@ func TestSysvinitBoot(t *testing.T) {
 	for _, c := range sysvinitCases {
 		t.Run(c.name, func(t *testing.T) {
 			t.Parallel() // as many at once as qemu.Slot has places
-			vm, st := bootGuest(t, qemu.Options{Image: b.image}, c, b.userData[c.userData], bootTimeout)
-			checkSysvinit(t, guestFiles{t: t, ctx: t.Context(), vm: vm}, st)
+			r := guestBoot{qemu: qemu.Options{Image: b.image}, net: c.net, seed: b.userData[c.userData],
+				sysvinit: true, want: c.want}.run(t)
+			checkSysvinit(t, r.files, r.st)
 		})
 	}
 }
@@ -140,57 +144,6 @@ func guestBuild(t *testing.T, env *packertest.Env, dir, base, baseUserData strin
 		}
 	}
 	return b, res.Output
-}
-
-// bootGuest boots opts.Image (opts says how: the emulator, its machine) on c's lab with
-// userData on a NoCloud seed, waits for the guest to power off, prints the boot's time, and
-// checks what the helper decided (status.json as the report saved it) and wrote. It returns the
-// powered-off VM, whose disk the caller may read further, and the status.
-func bootGuest(t *testing.T, opts qemu.Options, c bootCase, userData []byte, timeout time.Duration) (*qemu.VM, status.Report) {
-	t.Helper()
-	if userData == nil {
-		t.Fatalf("no user-data %q", c.userData)
-	}
-	l := newLab(t, c.offer)
-	opts.TempDir, opts.NoCloud = t.TempDir(), &qemu.NoCloud{UserData: userData}
-	opts.Network = qemu.Network{Netns: l.guest.Name, Tap: l.tap}
-	if dir := os.Getenv(serialDirEnv); dir != "" {
-		opts.SerialLog = filepath.Join(dir, c.name+".log")
-	}
-	// QEMU's own bound; the wait below fails first, with the end of the console.
-	opts.Timeout = timeout + time.Minute
-	vm, err := qemu.Boot(t.Context(), opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if err := vm.Stop(); err != nil {
-			t.Error(err)
-		}
-	})
-	// The timeout and the boot's time count from QEMU's start, not from Boot's wait for a place
-	// (qemu.Slot) while other tests' guests run.
-	ctx, cancel := context.WithTimeout(t.Context(), timeout)
-	defer cancel()
-	start := time.Now()
-	if err := vm.Wait(ctx); err != nil {
-		t.Fatalf("guest power-off: %v\nthe lab's servers received: %v", err, l.seen())
-	}
-	t.Logf("%s: boot to power-off: %.1fs", c.name, time.Since(start).Seconds())
-	serial, _ := vm.Serial()
-	if report, ok := qemu.Between(serial, "===CW-E2E-BEGIN===", "===CW-E2E-END==="); ok {
-		t.Logf("guest report:\n%s", report)
-	}
-	g := guestFiles{t: t, ctx: t.Context(), vm: vm}
-	var st status.Report
-	if err := json.Unmarshal([]byte(g.read("/var/lib/cw-e2e/status.json")), &st); err != nil {
-		t.Fatalf("status.json: %v\nconsole:\n%s", err, serial)
-	}
-	if msg := c.want.check(st); msg != "" {
-		t.Fatalf("%s\nstatus: %+v\nthe lab's servers received: %v", msg, st, l.seen())
-	}
-	g.checkWritten(netip.MustParseAddr(st.Address))
-	return vm, st
 }
 
 // startLink finds rcS.d's or rc2.d's start link of script in an `ls /etc/rcS.d /etc/rc2.d`

@@ -1,108 +1,251 @@
 package e2e
 
 import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"io"
+	"maps"
+	"net"
 	"os"
 	"path/filepath"
-	"strconv"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/clearwater-aio/packer-plugin-clearwater/firstboot/aioconfig"
 	"github.com/clearwater-aio/packer-plugin-clearwater/firstboot/userdata"
 	"github.com/clearwater-aio/packer-plugin-clearwater/internal/netnstest"
 	"github.com/clearwater-aio/packer-plugin-clearwater/internal/neutronlab"
 	"github.com/clearwater-aio/packer-plugin-clearwater/test/qemu"
 )
 
+// lateRA is how long after the helper's first DHCPv6 probe the router sends its first RA in the
+// late RA fault: well within ipv6_timeout.
+const lateRA = 3 * time.Second
+
+// neutronCase is one boot of TestBootNeutron: a case of the lab spec (openstack-lab.md) with
+// the faults it carries, the example's user-data it is given, and what the helper must decide.
+type neutronCase struct {
+	name     string
+	net      neutronlab.Spec
+	userData string // the example's: "report", "ipv4-lab", "ipv6-lab"; "" for none (Nova's 404s)
+	drive    string
+	during   func(context.Context, *testing.T, *neutronlab.Lab)
+	want     want
+}
+
+// The reasons that say why a boot waited as long as it did.
+const (
+	waitedForAddress = `^waited \d+(\.\d+)?m?s for a usable address \(\d+ network changes\)$`
+	ipv6Timeout20    = `^no usable IPv6 after waiting 20(\.\d+)?s \(ipv6_timeout\)$`
+	noIPv4Coming     = `^no usable IPv4 after \d+(\.\d+)?m?s, and none is coming: an IPv6-only port$`
+)
+
+// neutronCases are the lab spec's cases A to H, each booted once with Nova's SMBIOS, with the
+// faults spread over them: late RA (B), UDP 547 blocked (C), DAD clash (D), network_data.json =
+// {} (a second E), no user-data (G: Nova's 404s; the report then comes as Nova's vendor data),
+// and a vfat config drive (E). They also make the decisions TestBoot made on our own servers: forced without
+// IPv6 (A), dual stack forced (B), dual stack with the IPv4 lab's user-data (C), IPv6 only SLAAC
+// (E) and DHCPv6 (F), IPv4 only (G).
+var neutronCases = []neutronCase{
+	// The port has no IPv6, but the helper takes its user-data from cloud-init's copy and so
+	// never reads network_data.json: it waits ipv6_timeout, then falls back.
+	{"A-v4-only-forced", neutronlab.Spec{Net: 1, IPv4: true}, "ipv6-lab", "", nil,
+		want{family: "ipv4", force: true, forceSource: userdata.SourceWriteFiles, degraded: true,
+			why: res(`^user-data from cloud-init's copy `, ipv6Timeout20)}},
+	// The first RA comes lateRA after the helper's first probe: forced, the helper waits for it.
+	{"B-dual-slaac-late-RA", neutronlab.Spec{Net: 2, IPv4: true, IPv6: neutronlab.SLAAC, HoldRA: true}, "ipv6-lab", "",
+		startRadvdLate, want{family: "ipv6", force: true, forceSource: userdata.SourceWriteFiles,
+			why: res(`^user-data from cloud-init's copy `, `^waited \d+(\.\d+)?s for a usable address \([1-9]\d* network changes\)$`)}},
+	// A firewall eats DHCPv6; the stateless subnet's SLAAC address comes all the same. Not
+	// forced (the IPv4 lab's drop-in): IPv4, as soon as it is usable.
+	{"C-dual-stateless-udp547-blocked", neutronlab.Spec{Net: 3, IPv4: true, IPv6: neutronlab.Stateless, BlockDHCPv6: true}, "ipv4-lab", "", nil,
+		want{family: "ipv4", forceSource: userdata.SourceConfig,
+			why: res(`^IPv6 not forced \(the helper's config \(force_ipv6\)\)$`, waitedForAddress)}},
+	// Another port holds the instance's DHCPv6 address: its DAD fails, no IPv6 is usable within
+	// ipv6_timeout; fall back.
+	{"D-dual-stateful-DAD-clash", neutronlab.Spec{Net: 4, IPv4: true, IPv6: neutronlab.Stateful, DADClash: true}, "ipv6-lab", "", nil,
+		want{family: "ipv4", force: true, forceSource: userdata.SourceWriteFiles, degraded: true,
+			why: res(ipv6Timeout20)}},
+	// IPv6 only: cloud-init (22.4) cannot reach the metadata service without IPv4, so the
+	// instance has a config drive, vfat. Its network_data.json says the port has no IPv4, so the
+	// helper does not wait ipv4_wait for one.
+	{"E-v6-only-slaac-vfat", neutronlab.Spec{Net: 5, IPv6: neutronlab.SLAAC}, "report", neutronlab.VFAT, nil,
+		want{family: "ipv6", forceSource: userdata.SourceNone,
+			why: res(`^user-data from the config-drive `,
+				`^network_data\.json from config drive \S+: IPv4 no IPv4 network; IPv6 ipv6_slaac`, noIPv4Coming)}},
+	// network_data.json is {} on the config drive (Nova without network info): cloud-init (22.4)
+	// renders no network from it, so the NIC stays down. The helper must say so, write nothing,
+	// and fail its unit.
+	{"E-network-data-empty", neutronlab.Spec{Net: 5, Port: 6, IPv6: neutronlab.SLAAC, EmptyNetworkData: true}, "report", neutronlab.ISO9660, nil,
+		want{noAddress: true, forceSource: userdata.SourceNone,
+			why:    res(`^ignored ens\d+: link is administratively down$`, `^no usable address after waiting \d+(\.\d+)?s$`),
+			notWhy: res(`^network_data\.json from `)}},
+	// IPv6 only, DHCPv6: network_data.json on the config drive says the port has no IPv4, so
+	// the helper does not wait ipv4_wait for one.
+	{"F-v6-only-stateful", neutronlab.Spec{Net: 6, IPv6: neutronlab.Stateful}, "report", neutronlab.ISO9660, nil,
+		want{family: "ipv6", forceSource: userdata.SourceNone,
+			why: res(`^network_data\.json from config drive \S+: IPv4 no IPv4 network; IPv6 ipv6_dhcpv6-stateful`,
+				noIPv4Coming)}},
+	// No router: the metadata service is the DHCP namespace's. The instance has no user-data
+	// (Nova's 404s); the report comes as vendor data. Nothing to wait for: IPv4 at once.
+	{"G-isolated-no-user-data", neutronlab.Spec{Net: 7, IPv4: true, Isolated: true}, "", "", nil,
+		want{family: "ipv4", forceSource: userdata.SourceNone,
+			why: res(`(\(0 bytes\)|\(HTTP 404\))`, `^IPv6 not forced \(the default\)$`, waitedForAddress)}},
+	// No metadata service: the config drive (iso9660) is the only source.
+	{"H-config-drive-only-iso9660", neutronlab.Spec{Net: 8, IPv4: true, IPv6: neutronlab.SLAAC, NoMetadata: true}, "ipv6-lab", neutronlab.ISO9660, nil,
+		want{family: "ipv6", force: true, forceSource: userdata.SourceWriteFiles,
+			why: res(`^user-data from the config-drive `,
+				`^network_data\.json from config drive \S+: IPv4 ipv4_dhcp; IPv6 ipv6_slaac; IPv6 was usable$`, waitedForAddress)}},
+}
+
 // TestBootNeutron boots the example's image as a Nova instance (Nova's SMBIOS, its port a tap on
-// a Neutron network of internal/neutronlab) with the IPv6 lab's user-data, once from the
-// metadata service and once from a config drive, one VM at a time.
+// a Neutron network of internal/neutronlab) in each of neutronCases, as many at once as
+// qemu.Slot has places, and checks each boot's status: the family, the exact address, the
+// toggle and its source, and why the helper waited as long as it did. Case C's disk is then
+// booted on another network and again on that one (TestNeutronReboot's steps).
 func TestBootNeutron(t *testing.T) {
 	qemu.RequireTools(t)
 	netnstest.Require(t)
 	b := buildExample(t)
-	force := b.userData["ipv6-lab"]
-	for _, c := range []struct {
-		name  string
-		spec  neutronlab.Spec
-		drive string
-	}{
-		// B: dual stack slaac; cloud-init's OpenStack datasource and the helper find the
-		// user-data in the metadata service only.
-		{"B-dual-slaac-metadata", neutronlab.Spec{Net: 1, IPv4: true, IPv6: neutronlab.SLAAC, VM: true, UserData: force}, ""},
-		// H: the same network without a metadata service: the config drive only.
-		{"H-config-drive-iso9660", neutronlab.Spec{Net: 2, IPv4: true, IPv6: neutronlab.SLAAC, VM: true, NoMetadata: true, UserData: force}, neutronlab.ISO9660},
-	} {
+	for _, c := range neutronCases {
 		t.Run(c.name, func(t *testing.T) {
 			t.Parallel() // as many at once as qemu.Slot has places
-			bootNeutron(t, b.image, c.spec, c.drive, want{family: "ipv6", address: c.spec.GuestIPv6(),
-				force: true, forceSource: userdata.SourceWriteFiles})
+			g := guestBoot{qemu: qemu.Options{Image: b.image}, net: c.net, nova: true, drive: c.drive,
+				during: c.during, want: c.want}
+			if c.userData != "" {
+				g.net.UserData = b.userData[c.userData]
+			} else {
+				g.net.VendorData = b.userData["report"]
+			}
+			first := g.run(t)
+			if c.userData == "" {
+				checkNoUserData(t, first.lab)
+			}
+			if strings.HasPrefix(c.name, "C-") {
+				rebootElsewhere(t, g, first)
+			}
 		})
 	}
 }
 
-// bootNeutron boots image on a new lab of spec, with a config drive in format drive ("" for
-// none) attached as Nova attaches it, waits for the guest's report and power-off, and checks
-// the helper's status and files.
-func bootNeutron(t *testing.T, image string, spec neutronlab.Spec, drive string, w want) {
-	l := neutronlab.Start(t, spec)
-	ctx := t.Context()
-	opts := qemu.Options{Image: image, TempDir: t.TempDir(),
-		Network:   qemu.Network{Netns: l.Switch.Name, Tap: l.Tap, MAC: spec.MAC().String()},
-		ExtraArgs: neutronlab.NovaSMBIOS(spec), Timeout: bootTimeout}
-	if drive != "" {
-		p := filepath.Join(opts.TempDir, "disk.config")
-		if err := neutronlab.WriteConfigDrive(ctx, spec, drive, p); err != nil {
-			t.Fatal(err)
+// startRadvdLate starts the router's radvd lateRA after the helper's probe first asks for
+// DHCPv6: its Solicit to ff02::1:2 reaching the router's port says the helper runs and waits
+// for the IPv6 that force_ipv6 needs (networkd sends none before an RA, cloud-init none at all).
+// The guest's first lease is no such sign: cloud-init takes it a minute or more before the
+// helper starts.
+func startRadvdLate(ctx context.Context, t *testing.T, l *neutronlab.Lab) {
+	var conn *net.UDPConn
+	err := l.Router.Do(func() error {
+		ifi, err := net.InterfaceByName(l.RouterPort.Name)
+		if err != nil {
+			return err
 		}
-		// Read-only on virtio, as test/qemu attaches every seed (libvirt puts an iso9660 drive on
-		// an IDE CD-ROM): the guest finds it by its label either way.
-		opts.ExtraArgs = append(opts.ExtraArgs, "-drive", "file="+p+",if=virtio,format=raw,readonly=on")
+		conn, err = net.ListenMulticastUDP("udp6", ifi, &net.UDPAddr{IP: net.ParseIP("ff02::1:2"), Port: 547})
+		return err
+	})
+	if err != nil {
+		t.Errorf("listening for DHCPv6 on the router's port: %v", err)
+		return
 	}
-	if dir := os.Getenv(serialDirEnv); dir != "" {
-		opts.SerialLog = filepath.Join(dir, strings.ReplaceAll(t.Name(), "/", "_")+".log")
+	stop := context.AfterFunc(ctx, func() { conn.Close() })
+	defer stop()
+	defer conn.Close()
+	if _, _, err := conn.ReadFromUDP(make([]byte, 1500)); err != nil {
+		return // the guest powered off first: the check of its status says what went wrong
 	}
-	vm, err := qemu.Boot(ctx, opts)
+	select {
+	case <-ctx.Done():
+		return
+	case <-time.After(lateRA):
+	}
+	l.StartRadvd(t)
+}
+
+// checkNoUserData checks that the metadata service answered the instance's user-data requests
+// with Nova's 404.
+func checkNoUserData(t *testing.T, l *neutronlab.Lab) {
+	t.Helper()
+	var asked []neutronlab.Request
+	for _, r := range l.Metadata.Requests() {
+		// cloud-init asks a dated version (the newest it knows), the helper latest.
+		if strings.HasPrefix(r.Path, "/openstack/") && strings.HasSuffix(r.Path, "/user_data") {
+			asked = append(asked, r)
+		}
+	}
+	if len(asked) == 0 || slices.ContainsFunc(asked, func(r neutronlab.Request) bool { return r.Status != 404 }) {
+		t.Errorf("want the instance's user_data asked and answered 404 only: %+v\n%s", asked, labSeen(l))
+	}
+}
+
+// helperFiles are the files the helper writes, and the cluster state (the report's cluster
+// join) it clears when the address changes.
+var helperFiles = []string{aioconfig.LocalConfig, aioconfig.SharedConfig, aioconfig.Hosts,
+	"/var/lib/clearwater-firstboot/state.json", aioconfig.ClusterSettings, aioconfig.EtcdData + "/member/joined"}
+
+// rebootElsewhere boots the disk that first left on another Neutron network (a snapshot booted
+// as a new instance: a new port, MAC and prefixes): the helper must write the new address and
+// clear the cluster state that the first boot's report left. It then boots that disk again on
+// the same network: not a byte of the helper's files may change.
+func rebootElsewhere(t *testing.T, g guestBoot, first booted) {
+	t.Helper()
+	before := hashFiles(first.files)
+	disk := keepDisk(t, first.vm)
+	g.qemu.Image, g.net.Net, g.net.Port, g.net.IPv6, g.net.BlockDHCPv6 = disk, 9, 7, neutronlab.SLAAC, false
+	g.during, g.want.why = nil, nil
+
+	moved := g.run(t)
+	if !slices.ContainsFunc(moved.st.Changes, func(c aioconfig.Change) bool {
+		return c.Path == aioconfig.ClusterSettings && c.Action == aioconfig.Remove
+	}) {
+		t.Errorf("booted on another network: cluster_settings not removed; changes %+v", moved.st.Changes)
+	}
+	after := hashFiles(moved.files)
+	if after[aioconfig.ClusterSettings] == before[aioconfig.ClusterSettings] {
+		t.Errorf("booted on another network: cluster_settings is the first network's (the report joins only when the helper cleared it)")
+	}
+
+	again := g
+	again.qemu.Image, again.want.unchanged = keepDisk(t, moved.vm), true
+	still := again.run(t)
+	if same := hashFiles(still.files); !maps.Equal(same, after) {
+		t.Errorf("booted again on the same network: the helper's files changed:\nbefore %v\nafter  %v", after, same)
+	}
+}
+
+// keepDisk copies a powered-off guest's overlay (backed by the image it booted) where it
+// outlives the VM: the same disk, for the next boot.
+func keepDisk(t *testing.T, vm *qemu.VM) string {
+	t.Helper()
+	src, err := os.Open(vm.Overlay)
 	if err != nil {
 		t.Fatal(err)
 	}
-	start := time.Now() // after the wait for a place (qemu.Slot)
-	t.Cleanup(func() {
-		if err := vm.Stop(); err != nil {
-			t.Error(err)
-		}
-	})
-	seen := func() string {
-		s := "dnsmasq:\n" + l.Dnsmasq.Output()
-		if l.Metadata != nil {
-			s += "\nmetadata requests: " + formatRequests(l.Metadata.Requests())
-		}
-		return s
+	defer src.Close()
+	p := filepath.Join(t.TempDir(), "disk.qcow2")
+	dst, err := os.Create(p)
+	if err != nil {
+		t.Fatal(err)
 	}
-	if err := vm.Wait(ctx); err != nil {
-		t.Fatalf("guest power-off: %v\n%s", err, seen())
+	if _, err := io.Copy(dst, src); err != nil {
+		dst.Close()
+		t.Fatal(err)
 	}
-	t.Logf("boot to power-off: %.1fs", time.Since(start).Seconds())
-	serial, _ := vm.Serial()
-	if report, ok := qemu.Between(serial, "===CW-E2E-BEGIN===", "===CW-E2E-END==="); ok {
-		t.Logf("guest report:\n%s", report)
+	if err := dst.Close(); err != nil {
+		t.Fatal(err)
 	}
-	g := guestFiles{t: t, ctx: ctx, vm: vm}
-	st := g.status()
-	if t.Failed() {
-		return
-	}
-	if msg := w.check(st); msg != "" {
-		t.Errorf("%s\nstatus: %+v\nhelper log:\n%s\n%s", msg, st, g.read("/var/lib/cw-e2e/helper.log"), seen())
-		return
-	}
-	g.checkWritten(w.address)
+	return p
 }
 
-func formatRequests(rs []neutronlab.Request) string {
-	var b strings.Builder
-	for _, r := range rs {
-		b.WriteString("\n  " + r.Time.Format("15:04:05.000") + " " + r.Remote + " " + r.Path + " " + strconv.Itoa(r.Status))
+// hashFiles reads helperFiles from the guest's disk and returns their SHA-256 by name.
+func hashFiles(g guestFiles) map[string]string {
+	g.t.Helper()
+	m := map[string]string{}
+	for _, name := range helperFiles {
+		sum := sha256.Sum256([]byte(g.read(name)))
+		m[name] = hex.EncodeToString(sum[:])
 	}
-	return b.String()
+	return m
 }

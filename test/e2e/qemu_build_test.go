@@ -16,6 +16,7 @@ import (
 
 	"github.com/clearwater-aio/packer-plugin-clearwater/firstboot/userdata"
 	"github.com/clearwater-aio/packer-plugin-clearwater/internal/netnstest"
+	"github.com/clearwater-aio/packer-plugin-clearwater/internal/neutronlab"
 	"github.com/clearwater-aio/packer-plugin-clearwater/internal/packertest"
 	"github.com/clearwater-aio/packer-plugin-clearwater/test/qemu"
 )
@@ -76,9 +77,9 @@ func TestQemuBuild(t *testing.T) {
 			if image == "" || t.Failed() {
 				return
 			}
-			c := bootCase{name: "qemu-" + b.name + "-ipv6-lab", offer: offer{dhcpv4: true, slaac: slaacPrefix},
-				want: want{family: "ipv6", prefix: slaacPrefix, force: true, forceSource: userdata.SourceWriteFiles}}
-			boot(t, image, c, labData)
+			guestBoot{qemu: qemu.Options{Image: image}, seed: labData,
+				net:  neutronlab.Spec{Net: 1, IPv4: true, IPv6: neutronlab.SLAAC, NoMetadata: true},
+				want: want{family: "ipv6", force: true, forceSource: userdata.SourceWriteFiles}}.run(t)
 		})
 	}
 }
