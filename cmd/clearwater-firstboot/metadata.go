@@ -15,18 +15,23 @@ import (
 	"github.com/clearwater-aio/packer-plugin-clearwater/firstboot/policy"
 )
 
-// readConfigDriveFamilies reads network_data.json from a config drive, once per session.
-func (s *session) readConfigDriveFamilies(rep *Report) {
+// readFamilies reads network_data.json once per session: from a config drive, else from
+// cloud-init's record of what the metadata service said (the helper, which runs after
+// cloud-init, then finds cloud-init's copy of the user-data and does not ask the service).
+func (s *session) readFamilies(rep *Report) {
 	if s.familiesRead {
 		return
 	}
 	s.familiesRead = true
-	f, found, note := netdata.FromConfigDrive(s.o.root)
-	if note != "" {
-		rep.Reasons = append(rep.Reasons, note)
-	}
-	if found {
-		s.families = f
+	for _, from := range []func(string) (netdata.Families, bool, string){netdata.FromConfigDrive, netdata.FromCloudInit} {
+		f, found, note := from(s.o.root)
+		if note != "" {
+			rep.Reasons = append(rep.Reasons, note)
+		}
+		if found {
+			s.families = f
+			return
+		}
 	}
 }
 

@@ -78,7 +78,7 @@ func (s *session) decide(ctx context.Context, cfg config.Config, rep *Report) (p
 		}
 		return policy.Decide(snap, in), nil
 	}
-	s.readConfigDriveFamilies(rep)
+	s.readFamilies(rep)
 	lc := live.Config{Input: in, IPv4Wait: cfg.IPv4Wait, IPv6Timeout: cfg.IPv6Timeout, ProbeAfter: cfg.ProbeAfter,
 		Families: s.families, FamiliesLater: s.startMetadata(ctx, cfg, rep)}
 	if cfg.ProbeDHCP {

@@ -1,5 +1,5 @@
-// Package netdata reads OpenStack's network_data.json (from a config drive or the metadata
-// service) for the one thing the helper needs from it: which address families the instance's
+// Package netdata reads OpenStack's network_data.json (from a config drive, cloud-init's record
+// of it, or the metadata service) for the one thing the helper needs from it: which address families the instance's
 // ports have, so that the wait for addresses can stop waiting for a family that is not coming.
 package netdata
 
@@ -11,12 +11,17 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/clearwater-aio/packer-plugin-clearwater/firstboot/rootfs"
 	"github.com/clearwater-aio/packer-plugin-clearwater/firstboot/seedfs"
 )
 
 // ConfigDrivePath is where a config drive holds network_data.json (Nova writes it from the
 // 2015-10-15 version on).
 const ConfigDrivePath = "openstack/latest/network_data.json"
+
+// CloudInitPath is where cloud-init records, for this boot, what its data source read. Its
+// OpenStack and ConfigDrive sources keep network_data.json there as ds.network_json.
+const CloudInitPath = "/run/cloud-init/instance-data.json"
 
 // Families is what network_data.json says about the families of the instance's ports.
 type Families struct {
@@ -109,6 +114,37 @@ func FromConfigDrive(root string) (f Families, found bool, note string) {
 		return Families{}, false, fmt.Sprintf("network_data.json on the config drive %s: %v", dev, err)
 	}
 	f, err = Parse("config drive "+dev+":"+ConfigDrivePath, data)
+	if err != nil {
+		return f, false, "network_data.json: " + err.Error()
+	}
+	return f, true, ""
+}
+
+// FromCloudInit reads network_data.json from cloud-init's instance data under root: where the
+// helper runs after cloud-init, which found the user-data in the metadata service, the helper
+// does not ask the service itself, and this is what the service said. found is false when there
+// is no such record (cloud-init has not run this boot, or its data source is not OpenStack's);
+// note says what went wrong, for a person.
+func FromCloudInit(root string) (f Families, found bool, note string) {
+	data, err := rootfs.ReadFileIn(root, CloudInitPath)
+	if errors.Is(err, fs.ErrNotExist) {
+		return Families{}, false, ""
+	}
+	if err != nil {
+		return Families{}, false, "network_data.json: " + err.Error()
+	}
+	var v struct {
+		DS struct {
+			NetworkJSON json.RawMessage `json:"network_json"`
+		} `json:"ds"`
+	}
+	if err := json.Unmarshal(data, &v); err != nil {
+		return Families{}, false, fmt.Sprintf("network_data.json: cloud-init's %s is not JSON: %v", CloudInitPath, err)
+	}
+	if v.DS.NetworkJSON == nil {
+		return Families{}, false, ""
+	}
+	f, err = Parse("cloud-init's "+CloudInitPath+" (ds.network_json)", v.DS.NetworkJSON)
 	if err != nil {
 		return f, false, "network_data.json: " + err.Error()
 	}

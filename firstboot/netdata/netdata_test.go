@@ -85,3 +85,43 @@ func TestFromConfigDrive(t *testing.T) {
 		t.Errorf("no config drive: found %t, note %q", found, note)
 	}
 }
+
+// cloud-init's instance data as its OpenStack data source writes it (22.4: no crawled metadata,
+// so ds holds meta_data, network_json and ec2_metadata), found under the root.
+func TestFromCloudInit(t *testing.T) {
+	record := func(ds string) string {
+		return `{"base64_encoded_keys": [], "ds": {"_doc": "EXPERIMENTAL: ...", ` + ds + `},
+ "sensitive_keys": ["merged_cfg", "security-credentials", "userdata", "user-data", "user_data", "vendordata", "vendor-data"],
+ "v1": {"cloud_name": "openstack", "instance_id": "i-1", "platform": "openstack"}}`
+	}
+	for _, c := range []struct {
+		name, file string
+		found      bool
+		ipv6, note string
+	}{
+		{"openstack", record(`"meta_data": {"uuid": "i-1"}, "ec2_metadata": {}, "network_json": ` + novaExample), true, "ipv6_slaac", ""},
+		{"v4-only port", record(`"network_json": {` + link + `,"networks":[{"type":"ipv4_dhcp"}]}`), true, "no IPv6 network", ""},
+		{"nocloud: no network_json", record(`"meta_data": {"instance-id": "i-1"}`), false, "", ""},
+		{"no record", "", false, "", ""},
+		{"torn record", `{"ds": {"network_json": {"li`, false, "", "is not JSON"},
+		{"bad network_json", record(`"network_json": [1]`), false, "", "not network_data.json"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			root := t.TempDir()
+			if c.file != "" {
+				p := filepath.Join(root, CloudInitPath)
+				if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+					t.Fatal(err)
+				}
+				if err := os.WriteFile(p, []byte(c.file), 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			f, found, note := FromCloudInit(root)
+			if found != c.found || found && (f.Types(true) != c.ipv6 || !strings.Contains(f.Source, "instance-data.json")) ||
+				!strings.Contains(note, c.note) || c.note == "" && note != "" {
+				t.Errorf("FromCloudInit = %+v, %t, %q; want found %t, IPv6 %q, a note with %q", f, found, note, c.found, c.ipv6, c.note)
+			}
+		})
+	}
+}
