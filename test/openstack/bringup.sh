@@ -31,7 +31,7 @@ as() { local u=$1; shift; runuser -u "$u" -- "$@"; }
 svc() {
 	local s
 	for s in "$@"; do
-		/etc/init.d/"$s" status >/dev/null 2>&1 || /etc/init.d/"$s" start
+		running "$s" || /etc/init.d/"$s" start
 	done
 }
 
@@ -72,8 +72,13 @@ openrc() {
 # ---------------------------------------------------------------------------------------------
 phase_install() {
 	# policy-rc.d 101: the maintainer scripts start nothing (no systemd here; we start services).
-	printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d
-	chmod +x /usr/sbin/policy-rc.d
+	# (Only while we install: other installs on this machine keep their own policy.)
+	local own_policy=false
+	if [ ! -e /usr/sbin/policy-rc.d ]; then
+		printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d
+		chmod +x /usr/sbin/policy-rc.d
+		own_policy=true
+	fi
 	local pkgs=(mariadb-server python3-pymysql rabbitmq-server memcached python3-memcache
 		keystone python3-openstackclient glance-api placement-api
 		nova-api nova-conductor nova-scheduler nova-compute-kvm
@@ -88,6 +93,21 @@ phase_install() {
 	else
 		echo "  packages installed"
 	fi
+	if $own_policy; then rm -f /usr/sbin/policy-rc.d; fi
+}
+
+# conf FILE KEY VALUE...: sets KEY = VALUE lines of a libvirt config, touching FILE only when
+# one changes (its mtime says whether the daemon must restart).
+conf() {
+	local f=$1 k v
+	shift
+	while [ $# -gt 0 ]; do
+		k=$1 v=$2
+		shift 2
+		grep -qxF "$k = $v" "$f" && continue
+		sed -i -E "/^#?\s*$k = /d" "$f"
+		echo "$k = $v" >>"$f"
+	done
 }
 
 # ---------------------------------------------------------------------------------------------
@@ -95,12 +115,21 @@ phase_install() {
 # controllers (Nova sets CPU shares only from flavor extra specs); no AppArmor, so no security
 # driver; and no default network (its NAT on a private range).
 phase_libvirt() {
-	sed -i -E -e 's/^#?\s*security_driver = .*/security_driver = "none"/' \
-		-e 's/^#?\s*cgroup_controllers = \[.*/cgroup_controllers = [ ]/' /etc/libvirt/qemu.conf
-	grep -q '^security_driver = "none"' /etc/libvirt/qemu.conf || echo 'security_driver = "none"' >>/etc/libvirt/qemu.conf
-	grep -q '^cgroup_controllers = \[ \]' /etc/libvirt/qemu.conf || echo 'cgroup_controllers = [ ]' >>/etc/libvirt/qemu.conf
+	conf /etc/libvirt/qemu.conf security_driver '"none"' cgroup_controllers '[ ]'
+	# nova-compute (user nova) on the socket: no polkit without D-Bus, so the group decides.
+	conf /etc/libvirt/libvirtd.conf unix_sock_group '"libvirt"' unix_sock_rw_perms '"0770"' \
+		auth_unix_ro '"none"' auth_unix_rw '"none"'
 	rm -f /etc/libvirt/qemu/networks/autostart/default.xml
 	local d
+	for d in libvirtd virtlogd; do
+		# A config newer than the daemon: restart it.
+		if [ -s "$CW_OS_STATE/$d.pid" ] && [ /etc/libvirt/$d.conf -nt "$CW_OS_STATE/$d.pid" -o \
+			/etc/libvirt/qemu.conf -nt "$CW_OS_STATE/$d.pid" ]; then
+			kill "$(cat "$CW_OS_STATE/$d.pid")" 2>/dev/null || true
+			retry 20 sh -c "! kill -0 $(cat "$CW_OS_STATE/$d.pid") 2>/dev/null"
+			rm -f "$CW_OS_STATE/$d.pid"
+		fi
+	done
 	for d in virtlogd libvirtd; do
 		if ! { [ -s /run/$d.pid ] && kill -0 "$(cat /run/$d.pid)" 2>/dev/null; }; then
 			step "$d-start" timeout=60 $d -d
@@ -154,7 +183,9 @@ catalog() {
 	have=$(openstack service list -f value -c Name)
 	cmds+=("project create --or-show --domain default service")
 	for s in glance:image:9292 placement:placement:8778 nova:compute:8774/v2.1 neutron:network:9696; do
-		local name=${s%%:*} rest=${s#*:} type=${rest%%:*} url=http://$CTL:${rest#*:}
+		local name rest type url
+		name=${s%%:*} rest=${s#*:}
+		type=${rest%%:*} url=http://$CTL:${rest#*:}
 		cmds+=("user create --or-show --domain default --password $PW $name"
 			"role add --project service --user $name admin")
 		grep -qx "$name" <<<"$have" && continue
@@ -165,6 +196,10 @@ catalog() {
 		done
 	done
 	printf '%s\n' "${cmds[@]}" | openstack
+	# The interactive mode goes on after a failed command: check what came out.
+	local n
+	n=$(openstack endpoint list -f value -c 'Service Type' | sort | uniq -c | awk '$1 == 3' | wc -l)
+	[ "$n" -eq 5 ] || { openstack endpoint list; echo "catalog: want 3 endpoints for each of 5 services"; return 1; }
 }
 export -f catalog
 
@@ -217,7 +252,7 @@ phase_nova() {
 	step nova-compute-up timeout=300 retry 280 sh -c \
 		"openstack compute service list --service nova-compute -f value -c State | grep -qx up"
 	step nova-discover-hosts timeout=300 retry 120 sh -c \
-		"runuser -u nova -- nova-manage cell_v2 discover_hosts --verbose | grep -q . &&
+		"runuser -u nova -- nova-manage cell_v2 discover_hosts --verbose &&
 		 openstack hypervisor list -f value -c State | grep -qx up"
 	step flavors timeout=120 sh -c "openstack flavor show m1.small >/dev/null 2>&1 ||
 		openstack flavor create --id auto --vcpus 1 --ram 1024 --disk 4 m1.small"
@@ -225,9 +260,76 @@ phase_nova() {
 }
 
 # ---------------------------------------------------------------------------------------------
+# provider_veth: the provider network's wire, a veth pair. Neutron's bridge takes cwos-prov; the
+# host keeps cwos-host, on-link with the guests (packer reaches them there), and takes no RA from
+# Neutron's router so that the host's own routes stay as they are.
+provider_veth() {
+	if ! ip link show cwos-host >/dev/null 2>&1; then
+		ip link add cwos-host type veth peer name cwos-prov
+	fi
+	sysctl -qw net.ipv6.conf.cwos-host.accept_ra=0 net.ipv6.conf.cwos-prov.accept_ra=0 \
+		net.ipv6.conf.cwos-prov.disable_ipv6=1
+	ip addr replace 198.51.100.254/24 dev cwos-host
+	ip -6 addr replace 2001:db8:cafe::fe/64 dev cwos-host nodad
+	ip link set cwos-prov up
+	ip link set cwos-host up
+}
+
+# provider_net: the flat network "provider" with an IPv4 subnet and an IPv6 SLAAC subnet, both
+# behind the router cw-router (its radvd sends the RAs, its haproxy serves the metadata).
+provider_net() {
+	openstack network show provider >/dev/null 2>&1 ||
+		openstack network create --share --provider-physical-network provider \
+			--provider-network-type flat --disable-port-security provider
+	openstack subnet show provider-v4 >/dev/null 2>&1 ||
+		openstack subnet create --network provider --subnet-range 198.51.100.0/24 \
+			--gateway 198.51.100.1 --allocation-pool start=198.51.100.10,end=198.51.100.99 provider-v4
+	openstack subnet show provider-v6 >/dev/null 2>&1 ||
+		openstack subnet create --network provider --ip-version 6 --subnet-range 2001:db8:cafe::/64 \
+			--ipv6-ra-mode slaac --ipv6-address-mode slaac provider-v6
+	if ! openstack router show cw-router >/dev/null 2>&1; then
+		openstack router create cw-router
+		openstack router add subnet cw-router provider-v4
+		openstack router add subnet cw-router provider-v6
+	fi
+}
+export -f provider_net
+
+# Neutron: ML2 flat + linuxbridge, no firewall (the noop driver; port security off on the
+# network), the DHCP, L3 and metadata agents.
+phase_neutron() {
+	. "$CW_OS_STATE/admin-openrc"
+	step provider-veth timeout=30 provider_veth
+	local c=/etc/neutron/neutron.conf
+	"$ini" $c DEFAULT core_plugin ml2 DEFAULT service_plugins router \
+		DEFAULT transport_url "rabbit://openstack:$PW@$CTL:5672/" DEFAULT auth_strategy keystone \
+		DEFAULT notify_nova_on_port_status_changes true DEFAULT notify_nova_on_port_data_changes true \
+		DEFAULT api_workers 1 DEFAULT rpc_workers 1 DEFAULT rpc_state_report_workers 1 \
+		database connection "$(printf "$DB" neutron neutron)" oslo_concurrency lock_path /var/lib/neutron/tmp
+	authtoken $c neutron
+	client $c nova nova
+	"$ini" /etc/neutron/plugins/ml2/ml2_conf.ini ml2 type_drivers flat ml2 tenant_network_types '' \
+		ml2 mechanism_drivers linuxbridge ml2 extension_drivers port_security ml2_type_flat flat_networks provider
+	"$ini" /etc/neutron/plugins/ml2/linuxbridge_agent.ini linux_bridge physical_interface_mappings provider:cwos-prov \
+		vxlan enable_vxlan false securitygroup firewall_driver noop securitygroup enable_security_group false
+	"$ini" /etc/neutron/dhcp_agent.ini DEFAULT interface_driver linuxbridge DEFAULT enable_isolated_metadata true
+	"$ini" /etc/neutron/l3_agent.ini DEFAULT interface_driver linuxbridge
+	"$ini" /etc/neutron/metadata_agent.ini DEFAULT nova_metadata_host $CTL \
+		DEFAULT metadata_proxy_shared_secret $SECRET DEFAULT metadata_workers 1
+	uwsgi_ini /etc/neutron/neutron-api-uwsgi.ini 1
+	step neutron-db-sync timeout=900 as neutron neutron-db-manage --config-file $c \
+		--config-file /etc/neutron/plugins/ml2/ml2_conf.ini upgrade heads
+	step neutron-start timeout=120 svc neutron-api neutron-rpc-server neutron-linuxbridge-agent \
+		neutron-dhcp-agent neutron-l3-agent neutron-metadata-agent
+	step neutron-agents-up timeout=300 retry 280 sh -c \
+		"[ \$(openstack network agent list -f value -c Alive | grep -c True) -ge 4 ]"
+	step provider-net timeout=300 provider_net
+}
+
+# ---------------------------------------------------------------------------------------------
 phase install
 phase_install
-for p in libvirt keystone nova; do
+for p in libvirt keystone nova neutron; do
 	[ "$until_phase" = install ] && break
 	phase "$p"
 	"phase_$p"

@@ -47,3 +47,19 @@ retry() {
 	done
 }
 export -f retry
+
+# running NAME: whether the init script NAME's daemon runs. OpenStack's scripts (openstack-pkg-
+# tools) answer "status" by the daemon's binary, and every uwsgi API has the same one: ask
+# their PID file instead.
+running() {
+	local f=/etc/init.d/$1
+	if grep -q '^PROJECT_NAME=' "$f"; then
+		start-stop-daemon --status --pidfile "$(
+			eval "$(grep -E '^(PROJECT_NAME|NAME)=' "$f")"
+			echo "/run/$PROJECT_NAME/$NAME.pid"
+		)"
+	else
+		"$f" status >/dev/null 2>&1
+	fi
+}
+export -f running
