@@ -27,11 +27,16 @@ ini=$here/iniset.py
 # as USER CMD...: runs CMD as a service user (the packages' files belong to it).
 as() { local u=$1; shift; runuser -u "$u" -- "$@"; }
 
-# svc NAME...: starts the init scripts NAME... that are not running.
+# svc NAME...: starts the init scripts NAME... that are not running, and restarts those whose
+# /etc/PROJECT has changed since they started.
 svc() {
 	local s
 	for s in "$@"; do
-		running "$s" || /etc/init.d/"$s" start
+		if ! running "$s"; then
+			/etc/init.d/"$s" start
+		elif [ -n "$(find "/etc/${s%%-*}" -newer "$(pidfile "$s")" -type f 2>/dev/null | head -n 1)" ]; then
+			/etc/init.d/"$s" restart
+		fi
 	done
 }
 
@@ -54,8 +59,10 @@ client() {
 # uwsgi_ini FILE PROCESSES: fewer uwsgi processes (Debian's start 8-16 each); no AppArmor plugin
 # (it exits when aa_change_profile fails, and this kernel has no AppArmor).
 uwsgi_ini() {
-	sed -i -E -e "s/^processes = .*/processes = $2/" -e 's/^threads = .*/threads = 4/' \
-		-e 's/^plugins = python3,apparmor/plugins = python3/' -e '/^apparmor-profile/d' "$1"
+	local t
+	t=$(sed -E -e "s/^processes = .*/processes = $2/" -e 's/^threads = .*/threads = 4/' \
+		-e 's/^plugins = python3,apparmor/plugins = python3/' -e '/^apparmor-profile/d' "$1")
+	[ "$t" = "$(cat "$1")" ] || printf '%s\n' "$t" >"$1"
 }
 
 export PW SECRET CTL KS DB REGION ini here
@@ -292,8 +299,15 @@ provider_net() {
 		openstack router add subnet cw-router provider-v4
 		openstack router add subnet cw-router provider-v6
 	fi
+	# teardown.sh removes these namespaces and this bridge, and no other (other tests on this
+	# machine name their namespaces after Neutron's too).
+	local net router
+	net=$(openstack network show provider -f value -c id)
+	router=$(openstack router show cw-router -f value -c id)
+	printf '%s\n' "qdhcp-$net" "qrouter-$router" >"$CW_OS_STATE/netns"
+	echo "brq${net:0:11}" >"$CW_OS_STATE/bridge"
 }
-export -f provider_net
+export -f provider_veth provider_net
 
 # Neutron: ML2 flat + linuxbridge, no firewall (the noop driver; port security off on the
 # network), the DHCP, L3 and metadata agents.
@@ -305,6 +319,7 @@ phase_neutron() {
 		DEFAULT transport_url "rabbit://openstack:$PW@$CTL:5672/" DEFAULT auth_strategy keystone \
 		DEFAULT notify_nova_on_port_status_changes true DEFAULT notify_nova_on_port_data_changes true \
 		DEFAULT api_workers 1 DEFAULT rpc_workers 1 DEFAULT rpc_state_report_workers 1 \
+		experimental linuxbridge true \
 		database connection "$(printf "$DB" neutron neutron)" oslo_concurrency lock_path /var/lib/neutron/tmp
 	authtoken $c neutron
 	client $c nova nova

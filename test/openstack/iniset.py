@@ -32,10 +32,12 @@ def main():
         sys.exit(f"iniset.py {path}: want SECTION KEY VALUE triples, got {args}")
     with open(path) as f:
         lines = f.readlines()
+    before = list(lines)
     for i in range(0, len(args), 3):
         iniset(lines, *args[i:i + 3])
-    with open(path, "w") as f:
-        f.writelines(lines)
+    if lines != before:  # the file's mtime tells svc to restart the service
+        with open(path, "w") as f:
+            f.writelines(lines)
 
 
 main()

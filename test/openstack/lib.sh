@@ -54,12 +54,17 @@ export -f retry
 running() {
 	local f=/etc/init.d/$1
 	if grep -q '^PROJECT_NAME=' "$f"; then
-		start-stop-daemon --status --pidfile "$(
-			eval "$(grep -E '^(PROJECT_NAME|NAME)=' "$f")"
-			echo "/run/$PROJECT_NAME/$NAME.pid"
-		)"
+		start-stop-daemon --status --pidfile "$(pidfile "$1")"
 	else
 		"$f" status >/dev/null 2>&1
 	fi
 }
-export -f running
+
+# pidfile NAME: the PID file of the OpenStack init script NAME.
+pidfile() {
+	(
+		eval "$(grep -E '^(PROJECT_NAME|NAME)=' "/etc/init.d/$1")"
+		echo "/run/$PROJECT_NAME/$NAME.pid"
+	)
+}
+export -f running pidfile

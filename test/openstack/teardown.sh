@@ -40,15 +40,18 @@ for s in neutron-l3-agent neutron-dhcp-agent neutron-metadata-agent neutron-linu
 done
 
 # What Neutron's agents spawned outlives them by design (dnsmasq, radvd, haproxy, keepalived).
-for f in $(find /var/lib/neutron -name '*.pid' -o -name pid 2>/dev/null); do
+for f in $(find /var/lib/neutron \( -name '*.pid' -o -name pid \) -type f 2>/dev/null); do
 	pid=$(cat "$f" 2>/dev/null) && kill "$pid" 2>/dev/null && echo "  ended $(basename "$(dirname "$f")")/$(basename "$f") pid $pid"
 	rm -f "$f"
 done
-for ns in $(ip netns list 2>/dev/null | awk '$1 ~ /^(qdhcp|qrouter)-/ {print $1}'); do
+# Only the namespaces and the bridge of our network and router (bringup.sh recorded them).
+for ns in $(cat "$CW_OS_STATE/netns" 2>/dev/null); do
+	ip netns list | grep -q "^$ns\b" || continue
 	for pid in $(ip netns pids "$ns" 2>/dev/null); do kill "$pid" 2>/dev/null; done
 	ip netns delete "$ns" && echo "  netns $ns deleted"
 done
-for br in $(ip -o link show type bridge 2>/dev/null | awk -F': ' '$2 ~ /^brq/ {print $2}'); do
+for br in $(cat "$CW_OS_STATE/bridge" 2>/dev/null); do
+	ip link show "$br" >/dev/null 2>&1 || continue
 	for port in $(ip -o link show master "$br" | awk -F': ' '{sub(/@.*/, "", $2); print $2}'); do
 		[ "$port" = cwos-prov ] || ip link delete "$port" 2>/dev/null
 	done
