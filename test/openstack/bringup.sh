@@ -171,8 +171,11 @@ phase_keystone() {
 		cache enabled true cache backend dogpile.cache.memcached cache memcache_servers $CTL:11211
 	uwsgi_ini /etc/keystone/keystone-uwsgi.ini 2
 	step keystone-db-sync timeout=600 as keystone keystone-manage db_sync
-	step keystone-fernet timeout=60 keystone-manage fernet_setup --keystone-user keystone --keystone-group keystone
-	step keystone-credential timeout=60 keystone-manage credential_setup --keystone-user keystone --keystone-group keystone
+	# Once: new keys would restart Keystone (svc) and void the tokens out there.
+	[ -e /etc/keystone/fernet-keys/0 ] ||
+		step keystone-fernet timeout=60 keystone-manage fernet_setup --keystone-user keystone --keystone-group keystone
+	[ -e /etc/keystone/credential-keys/0 ] ||
+		step keystone-credential timeout=60 keystone-manage credential_setup --keystone-user keystone --keystone-group keystone
 	step keystone-bootstrap timeout=300 as keystone keystone-manage bootstrap --bootstrap-password $PW \
 		--bootstrap-admin-url $KS/v3/ --bootstrap-internal-url $KS/v3/ --bootstrap-public-url $KS/v3/ \
 		--bootstrap-region-id $REGION
