@@ -15,6 +15,7 @@ repo=$(cd "$here/../.." && pwd)
 . "$here/lib.sh"
 export CLEARWATER_IMAGE_CACHE=${CLEARWATER_IMAGE_CACHE:-$repo/.cache/images}
 work=$repo/.cache/openstack-e2e
+export here
 t_all=$SECONDS
 
 finish() {

@@ -6,6 +6,7 @@
 CW_OS_STATE=${CW_OS_STATE:-/var/lib/clearwater-openstack}
 CW_OS_LOG=$CW_OS_STATE/log
 mkdir -p "$CW_OS_STATE" "$CW_OS_LOG"
+export CW_OS_STATE CW_OS_LOG
 
 # step NAME [timeout=SECONDS] CMD...: runs CMD under timeout (default 300 s), its output to
 # $CW_OS_LOG/NAME.log, and on failure names the step and shows the log's tail.

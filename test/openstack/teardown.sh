@@ -40,7 +40,7 @@ for s in neutron-l3-agent neutron-dhcp-agent neutron-metadata-agent neutron-linu
 done
 
 # What Neutron's agents spawned outlives them by design (dnsmasq, radvd, haproxy, keepalived).
-for f in $(find /var/lib/neutron \( -name '*.pid' -o -name pid \) -type f 2>/dev/null); do
+for f in $(find /var/lib/neutron \( -name '*.pid*' -o -name pid \) -type f 2>/dev/null); do
 	pid=$(cat "$f" 2>/dev/null) && kill "$pid" 2>/dev/null && echo "  ended $(basename "$(dirname "$f")")/$(basename "$f") pid $pid"
 	rm -f "$f"
 done
