@@ -12,7 +12,9 @@ name=$1 pattern=$2
 shift 2
 console=$CW_OS_LOG/$name.console
 openstack server delete --wait "$name" >/dev/null 2>&1 || true
-trap 'openstack console log show "$name" >"$console" 2>/dev/null; openstack server delete --wait "$name" >/dev/null 2>&1' EXIT
+# The last console log wins only if Nova gives one (it times out while the guest powers off).
+trap 'openstack console log show "$name" >"$console.new" 2>/dev/null && [ -s "$console.new" ] &&
+	mv "$console.new" "$console"; rm -f "$console.new"; openstack server delete --wait "$name" >/dev/null 2>&1' EXIT
 t0=$SECONDS
 openstack server create "$@" "$name" -f value -c id
 status=
@@ -24,7 +26,8 @@ until [ "$status" = ACTIVE ]; do
 done
 t1=$SECONDS
 echo "$name: ACTIVE in $((t1 - t0))s ($(openstack server show "$name" -f value -c addresses))"
-until openstack console log show "$name" >"$console" 2>/dev/null && grep -Eq "$pattern" "$console"; do
+until openstack console log show "$name" >"$console.new" 2>/dev/null && [ -s "$console.new" ] &&
+	mv "$console.new" "$console" && grep -Eq "$pattern" "$console"; do
 	[ $((SECONDS - t1)) -gt 900 ] && { echo "$name: no /$pattern/ in the console log after 900s:"; tail -n 40 "$console"; exit 1; }
 	sleep 5
 done

@@ -234,7 +234,7 @@ phase_nova() {
 	c=/etc/nova/nova.conf
 	"$ini" $c DEFAULT my_ip $CTL DEFAULT transport_url "rabbit://openstack:$PW@$CTL:5672/" \
 		DEFAULT osapi_compute_workers 1 DEFAULT metadata_workers 1 DEFAULT use_neutron true \
-		DEFAULT mkisofs_cmd genisoimage \
+		DEFAULT mkisofs_cmd genisoimage DEFAULT rpc_response_timeout 180 \
 		api auth_strategy keystone api_database connection "$(printf "$DB" nova nova_api)" \
 		database connection "$(printf "$DB" nova nova)" conductor workers 1 scheduler workers 1 \
 		vnc enabled false glance api_servers http://$CTL:9292 oslo_concurrency lock_path /var/lib/nova/tmp \
