@@ -155,7 +155,6 @@ phase_keystone() {
 	step memcached-start timeout=60 svc memcached
 	pidof epmd >/dev/null || echo epmd-before=none >"$CW_OS_STATE/epmd"
 	step rabbitmq-start timeout=300 svc rabbitmq-server
-	[ -f "$CW_OS_STATE/epmd" ] && pidof epmd >"$CW_OS_STATE/epmd.pid" || true
 	step rabbitmq-user timeout=60 sh -c "rabbitmqctl list_users | grep -q '^openstack' ||
 		{ rabbitmqctl add_user openstack $PW && rabbitmqctl set_permissions openstack '.*' '.*' '.*'; }"
 	local sql=() d

@@ -56,6 +56,9 @@ running() {
 	local f=/etc/init.d/$1
 	if grep -q '^PROJECT_NAME=' "$f"; then
 		start-stop-daemon --status --pidfile "$(pidfile "$1")"
+	elif [ "$1" = rabbitmq-server ]; then
+		# Its "status" runs rabbitmqctl, which starts an epmd when none runs.
+		start-stop-daemon --status --pidfile /run/rabbitmq/pid
 	else
 		"$f" status >/dev/null 2>&1
 	fi

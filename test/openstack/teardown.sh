@@ -61,8 +61,11 @@ ip link show cwos-host >/dev/null 2>&1 && ip link delete cwos-host && echo "  ve
 
 stoppid "$CW_OS_STATE/libvirtd.pid"
 stoppid "$CW_OS_STATE/virtlogd.pid"
-stoppid "$CW_OS_STATE/epmd.pid"
-rm -f "$CW_OS_STATE/epmd"
+# RabbitMQ's epmd outlives it by design: end it if none ran before the bring-up.
+if [ -f "$CW_OS_STATE/epmd" ]; then
+	pidof epmd >"$CW_OS_STATE/epmd.pid" && stoppid "$CW_OS_STATE/epmd.pid"
+	rm -f "$CW_OS_STATE/epmd" "$CW_OS_STATE/epmd.pid"
+fi
 
 # What is left of ours, if anything, is a bug: name it.
 left=$(ps -eo pid=,args= | grep -E 'uwsgi|nova-|neutron-|glance-|keystone|mariadbd|beam.smp|memcached|libvirtd|virtlogd|qemu-system.*instance-' |
