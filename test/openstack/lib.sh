@@ -58,7 +58,8 @@ running() {
 		start-stop-daemon --status --pidfile "$(pidfile "$1")"
 	elif [ "$1" = rabbitmq-server ]; then
 		# Its "status" runs rabbitmqctl, which starts an epmd when none runs.
-		start-stop-daemon --status --pidfile /run/rabbitmq/pid
+		# (start-stop-daemon refuses its PID file: it belongs to rabbitmq, not root.)
+		[ -s /run/rabbitmq/pid ] && kill -0 "$(cat /run/rabbitmq/pid)" 2>/dev/null
 	else
 		"$f" status >/dev/null 2>&1
 	fi

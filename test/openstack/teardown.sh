@@ -61,6 +61,9 @@ ip link show cwos-host >/dev/null 2>&1 && ip link delete cwos-host && echo "  ve
 
 stoppid "$CW_OS_STATE/libvirtd.pid"
 stoppid "$CW_OS_STATE/virtlogd.pid"
+# rabbitmqctl stop needs epmd; without it, the init script stops nothing: end the node by PID.
+running rabbitmq-server && stoppid /run/rabbitmq/pid
+
 # RabbitMQ's epmd outlives it by design: end it if none ran before the bring-up.
 if [ -f "$CW_OS_STATE/epmd" ]; then
 	pidof epmd >"$CW_OS_STATE/epmd.pid" && stoppid "$CW_OS_STATE/epmd.pid"
