@@ -1,0 +1,44 @@
+#!/bin/bash
+# boot.sh NAME PATTERN [openstack server create options...]: boots the server NAME (one at a
+# time: a TCG guest takes a core), waits for ACTIVE, then for PATTERN (an extended regexp) in
+# its console log, prints both times and the matching lines, saves the console log as
+# $CW_OS_STATE/log/NAME.console, and deletes the server. Fails on ERROR, or when ACTIVE takes
+# more than 10 minutes or PATTERN 15.
+set -euo pipefail
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+. "$here/lib.sh"
+. "$CW_OS_STATE/admin-openrc"
+name=$1 pattern=$2
+shift 2
+console=$CW_OS_LOG/$name.console
+openstack server delete --wait "$name" >/dev/null 2>&1 || true
+# The last console log wins only if Nova gives one (it times out while the guest powers off).
+trap 'rm -f "$console.new"; timeout 300 openstack server delete --wait "$name" >/dev/null 2>&1' EXIT
+t0=$SECONDS
+openstack server create "$@" "$name" -f value -c id
+status=
+until [ "$status" = ACTIVE ]; do
+	status=$(openstack server show "$name" -f value -c status)
+	[ "$status" = ERROR ] && { openstack server show "$name" -f value -c fault; exit 1; }
+	[ $((SECONDS - t0)) -gt 600 ] && { echo "$name: $status after 600s"; exit 1; }
+	sleep 2
+done
+t1=$SECONDS
+echo "$name: ACTIVE in $((t1 - t0))s ($(openstack server show "$name" -f value -c addresses))"
+id=$(openstack server show "$name" -f value -c id)
+# consolelog: Nova's console log of the server into $console. Nova 26 on this machine at times
+# answers with nothing ("Ignored error while reading from instance console pty" in
+# nova-compute.log); then the file Nova serves it from (virtlogd writes it) stands in.
+consolelog() {
+	if openstack console log show "$name" >"$console.new" 2>/dev/null && [ -s "$console.new" ]; then
+		mv "$console.new" "$console"
+	elif [ -s "/var/lib/nova/instances/$id/console.log" ]; then
+		cp "/var/lib/nova/instances/$id/console.log" "$console"
+	fi
+}
+until consolelog && grep -Eq "$pattern" "$console"; do
+	[ $((SECONDS - t1)) -gt 900 ] && { echo "$name: no /$pattern/ in the console log after 900s:"; tail -n 40 "$console"; exit 1; }
+	sleep 5
+done
+echo "$name: /$pattern/ in the console log $((SECONDS - t1))s after ACTIVE ($((SECONDS - t0))s in all):"
+grep -E "$pattern" "$console" | head -n 10
