@@ -111,7 +111,14 @@ func moduleRoot(ctx context.Context) (string, error) {
 func build(ctx context.Context, root, pkg, arch, ver, dst string) error {
 	ctx, cancel := context.WithTimeout(ctx, buildTimeout)
 	defer cancel()
-	tmp := filepath.Join(filepath.Dir(dst), "."+filepath.Base(dst)+".tmp")
+	// A temp file of its own: test packages run the generator at the same time, and each must
+	// rename a whole helper over dst.
+	f, err := os.CreateTemp(filepath.Dir(dst), "."+filepath.Base(dst)+".*.tmp")
+	if err != nil {
+		return err
+	}
+	tmp := f.Name()
+	f.Close()
 	defer os.Remove(tmp)
 	cmd := exec.CommandContext(ctx, "go", "build", "-trimpath", "-buildvcs=false", "-tags", buildtags.Helper,
 		"-ldflags", "-s -w -X main.version="+ver, "-o", tmp, pkg)
