@@ -115,6 +115,9 @@ func (b guestBoot) run(t *testing.T) booted {
 		opts.ExtraArgs = append(slices.Clone(opts.ExtraArgs), "-drive", "file="+p+",if=virtio,format=raw,readonly=on")
 	}
 	if dir := os.Getenv(serialDirEnv); dir != "" {
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			t.Fatalf("%s: %v", serialDirEnv, err)
+		}
 		opts.SerialLog = filepath.Join(dir, strings.ReplaceAll(t.Name(), "/", "_")+".log")
 	}
 	vm, err := qemu.Boot(ctx, opts)
