@@ -211,10 +211,6 @@ check_binfmt() {
 check_binfmt
 
 packages=$(package_list | paste -sd,)
-# preconf/ is in place before debootstrap installs the packages: the initramfs configuration
-# that the kernel's postinst builds with, dpkg's path excludes for the files dpkg unpacks.
-mkdir -p "$root"
-cp -a "$here/preconf/." "$root/"
 log "debootstrap $suite from $mirror (+ $packages)"
 if ! debootstrap --arch="$arch" --variant=minbase --include="$packages" "$suite" "$root" "$mirror" >&2; then
 	tail -n 40 "$root/debootstrap/debootstrap.log" >&2 || true
@@ -235,11 +231,6 @@ echo 'cloud-init cloud-init/datasources multiselect NoCloud, ConfigDrive, OpenSt
 in_root dpkg-reconfigure -fnoninteractive cloud-init >&2
 if [[ $init == systemd ]]; then
 	in_root systemctl enable systemd-networkd.service >&2
-	# Timers and boot-time jobs that a throwaway or cloud instance has no use for, each a unit
-	# for systemd to start at every boot: package list refreshes and upgrades (the image's
-	# builder or its operator updates packages), periodic ext4 scrubs (no LVM) and TRIM.
-	in_root systemctl mask apt-daily.timer apt-daily-upgrade.timer e2scrub_all.timer \
-		e2scrub_reap.service fstrim.timer >&2
 else
 	cp -a "$here/overlay-$init/." "$root/"
 	# The overlay's insserv override moves cloud-init-local to rcS, before networking.
@@ -258,12 +249,6 @@ fi
 : >"$root/etc/machine-id"
 rm -f "$root/var/lib/dbus/machine-id"
 in_root apt-get clean
-# debootstrap's first stage unpacks the base packages without dpkg, so without preconf/'s path
-# excludes: drop what they would have kept out.
-rm -rf "$root"/usr/share/man/* "$root"/usr/share/info/*
-find "$root/usr/share/locale" -mindepth 1 -maxdepth 1 ! -name locale.alias -exec rm -rf {} +
-find "$root/usr/share/doc" -mindepth 2 ! -type d ! -name copyright -delete
-find "$root/usr/share/doc" -mindepth 1 -type d -empty -delete
 rm -rf "$root"/var/lib/apt/lists/* "$root"/var/cache/debconf/*-old "$root"/var/log/*.log \
 	"$root"/var/log/apt/* "$root/debootstrap"
 [[ -e $root/vmlinuz && -e $root/initrd.img ]] || die "no /vmlinuz or /initrd.img in the root"
