@@ -301,16 +301,25 @@ func afterWrite(o options, rep *Report, res aioconfig.Result, logf func(string, 
 func restartDNSMasq() error {
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	var cmd *exec.Cmd
 	switch {
 	case exists("/run/systemd/system"):
-		cmd = exec.CommandContext(ctx, "systemctl", "try-restart", "dnsmasq.service")
+		return tryRestart(exec.CommandContext(ctx, "systemctl", "try-restart", "dnsmasq.service"))
 	case exists("/etc/init.d/dnsmasq"):
-		cmd = exec.CommandContext(ctx, "/etc/init.d/dnsmasq", "restart")
-	default:
-		return nil // no dnsmasq to restart
+		return tryRestart(exec.CommandContext(ctx, "/etc/init.d/dnsmasq", "restart"))
 	}
+	return nil // no dnsmasq to restart
+}
+
+// exitNotInstalled is the LSB exit status "program is not installed", which systemctl's
+// try-restart returns for a unit it does not know: an image without dnsmasq, nothing to say.
+const exitNotInstalled = 5
+
+// tryRestart runs cmd, a restart of dnsmasq, and says why it failed, unless dnsmasq is not there.
+func tryRestart(cmd *exec.Cmd) error {
 	out, err := cmd.CombinedOutput()
+	if exit := (*exec.ExitError)(nil); errors.As(err, &exit) && exit.ExitCode() == exitNotInstalled {
+		return nil
+	}
 	if err != nil {
 		return fmt.Errorf("%s: %v: %s", cmd, err, bytes.TrimSpace(out))
 	}

@@ -247,6 +247,10 @@ func (g guestFiles) status(unit bool) status.Report {
 		if u = g.read("/var/lib/cw-e2e/unit"); !strings.Contains(u, "Result=success") || !strings.Contains(u, "ExecMainStatus=0") {
 			g.t.Errorf("clearwater-firstboot.service did not succeed:\n%s\nhelper log:\n%s", u, g.read("/var/lib/cw-e2e/helper.log"))
 		}
+		// The image has no dnsmasq: nothing to restart, and nothing to say about it.
+		if l := g.read("/var/lib/cw-e2e/helper.log"); strings.Contains(l, "restarting dnsmasq") {
+			g.t.Errorf("the helper logged a dnsmasq restart on an image without dnsmasq:\n%s", l)
+		}
 	}
 	if err := json.Unmarshal([]byte(g.read("/var/lib/cw-e2e/status.json")), &st); err != nil {
 		g.t.Errorf("status.json: %v", err)
