@@ -66,6 +66,7 @@ type NS struct {
 func New(t testing.TB) *NS {
 	t.Helper()
 	Require(t)
+	sweepOnce.Do(func() { sweepOrphans(t) })
 	name := fmt.Sprintf("%s%d-%d", Prefix, os.Getpid(), next())
 	if out, err := ip("netns", "add", name); err != nil {
 		t.Fatalf("netnstest: ip netns add %s: %v: %s", name, err, out)

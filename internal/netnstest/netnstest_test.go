@@ -2,8 +2,10 @@ package netnstest
 
 import (
 	"context"
+	"fmt"
 	"net/netip"
 	"os"
+	"os/exec"
 	"slices"
 	"strings"
 	"syscall"
@@ -210,5 +212,48 @@ func TestSysctlStaysInNamespace(t *testing.T) {
 	if now, _ := os.ReadFile(key); string(now) != string(host) {
 		os.WriteFile(key, host, 0)
 		t.Errorf("the host's %s changed from %q to %q", key, host, now)
+	}
+}
+
+// A namespace left by a test process that was killed (its PID gone) is removed, with the daemon
+// still running in it, by the next test process's first New; one whose process runs is kept.
+func TestNewSweepsOrphans(t *testing.T) {
+	Require(t)
+	dead := exec.Command("true")
+	if err := dead.Run(); err != nil {
+		t.Fatal(err)
+	}
+	alive := exec.Command("sleep", "60")
+	if err := alive.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = alive.Process.Kill(); _ = alive.Wait() })
+	orphan := fmt.Sprintf("%s%d-1", Prefix, dead.Process.Pid)
+	kept := fmt.Sprintf("%s%d-1", Prefix, alive.Process.Pid)
+	for _, name := range []string{orphan, kept} {
+		if out, err := ip("netns", "add", name); err != nil {
+			t.Fatalf("ip netns add %s: %v: %s", name, err, out)
+		}
+		t.Cleanup(func() { _, _ = ip("netns", "del", name) })
+	}
+	daemon := exec.Command("ip", "netns", "exec", orphan, "sleep", "60")
+	if err := daemon.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = daemon.Process.Kill(); _ = daemon.Wait() })
+
+	sweepOrphans(t)
+	if _, err := os.Stat("/run/netns/" + orphan); !os.IsNotExist(err) {
+		t.Errorf("%s (pid %d gone) is still there: %v", orphan, dead.Process.Pid, err)
+	}
+	if _, err := os.Stat("/run/netns/" + kept); err != nil {
+		t.Errorf("%s (pid %d running) was removed: %v", kept, alive.Process.Pid, err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- daemon.Wait() }()
+	select {
+	case <-done:
+	case <-time.After(5 * time.Second):
+		t.Errorf("the daemon in %s still runs", orphan)
 	}
 }

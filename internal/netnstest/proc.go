@@ -11,6 +11,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/clearwater-aio/packer-plugin-clearwater/internal/tether"
 )
 
 // Exec runs a command inside the namespace (ip netns exec) and returns its combined output. ctx
@@ -42,9 +44,10 @@ func (ns *NS) Start(t testing.TB, name string, args ...string) *Proc {
 	p.Cmd = exec.Command("ip", append([]string{"netns", "exec", ns.Name, name}, args...)...)
 	p.Cmd.Stdout = &p.out
 	p.Cmd.Stderr = &p.out
-	// Its own process group, so a ^C to the test does not reach it before the cleanup does.
+	// Its own process group, so a ^C to the test does not reach it before the cleanup does; and
+	// tethered, so that a test killed before its cleanup does not leave it running.
 	p.Cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	if err := p.Cmd.Start(); err != nil {
+	if err := tether.Start(p.Cmd); err != nil {
 		t.Fatalf("netnstest: start %s in %s: %v", name, ns.Name, err)
 	}
 	go func() {

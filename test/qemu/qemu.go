@@ -25,8 +25,9 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
+
+	"github.com/clearwater-aio/packer-plugin-clearwater/internal/tether"
 )
 
 // Options says what to boot and how.
@@ -228,11 +229,8 @@ func (vm *VM) start(ctx context.Context, opts Options, args []string, release fu
 	defer stderr.Close()
 	vm.cmd = exec.CommandContext(ctx, bin, args...)
 	vm.cmd.Stdout, vm.cmd.Stderr = stderr, stderr
-	// Pdeathsig: QEMU dies with the test process instead of outliving it. It fires when the OS
-	// thread that started QEMU exits, hence spawn.
-	vm.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	vm.cmd.WaitDelay = 5 * time.Second
-	if err := spawn(vm.cmd.Start); err != nil {
+	if err := tether.Start(vm.cmd); err != nil {
 		return fmt.Errorf("qemu: start %s: %w", bin, err)
 	}
 	go func() {
