@@ -37,6 +37,9 @@ const serialDirEnv = "CW_E2E_SERIAL_DIR"
 // a NoCloud seed, on a dual-stack network. Not forced, the helper must choose IPv4 as soon as it
 // is usable, without waiting for a metadata service. TestBootNeutron boots the other cases.
 func TestBoot(t *testing.T) {
+	// With the other boot test: their guests share qemu.Slot's places, so that none stays idle
+	// while one test boots its last guest alone.
+	t.Parallel()
 	qemu.RequireTools(t)
 	netnstest.Require(t)
 	b := buildExample(t)

@@ -111,6 +111,9 @@ var neutronCases = []neutronCase{
 // toggle and its source, and why the helper waited as long as it did. Case C's disk is then
 // booted on another network and again on that one (TestNeutronReboot's steps).
 func TestBootNeutron(t *testing.T) {
+	// With the other boot test: their guests share qemu.Slot's places, so that none stays idle
+	// while one test boots its last guest alone.
+	t.Parallel()
 	qemu.RequireTools(t)
 	netnstest.Require(t)
 	b := buildExample(t)
