@@ -1,8 +1,8 @@
 #!/bin/bash
-# boot.sh NAME PATTERN [openstack server create options...]: boots the server NAME (one at a
-# time: a TCG guest takes a core), waits for ACTIVE, then for PATTERN (an extended regexp) in
-# its console log, prints both times and the matching lines, saves the console log as
-# $CW_OS_STATE/log/NAME.console, and deletes the server. Fails on ERROR, or when ACTIVE takes
+# boot.sh NAME PATTERN [openstack server create options...]: boots the server NAME (a TCG
+# guest takes a core: run at most two at a time), waits for ACTIVE, then for PATTERN (an
+# extended regexp) in its console log, prints both times and the matching lines, saves the
+# console log as $CW_OS_STATE/log/NAME.console, and deletes the server. Fails on ERROR, or when ACTIVE takes
 # more than 10 minutes or PATTERN 15.
 set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)

@@ -1,7 +1,7 @@
 #!/bin/bash
 # bringup.sh: a single-node OpenStack Zed from Debian 12's packages on this machine (no systemd,
 # no AppArmor, no KVM): MariaDB, RabbitMQ, memcached, Keystone, Glance, Placement, Nova on
-# libvirt/QEMU in TCG mode, Neutron (ML2 flat + linuxbridge) on a veth pair of its own.
+# libvirt/QEMU in TCG mode, Neutron (ML2 flat + linuxbridge) on veth pairs of its own.
 #
 #   test/openstack/bringup.sh [--until PHASE]     PHASE: install libvirt keystone nova neutron
 #
@@ -9,7 +9,8 @@
 # a timeout and is named when it fails (its log is in $CW_OS_STATE/log/STEP.log); each phase
 # prints its time. teardown.sh stops everything this started. Nothing listens beyond this
 # machine's own addresses and nothing routes off it: the provider network is the veth pair
-# cwos-host/cwos-prov, 198.51.100.0/24 and 2001:db8:cafe::/64 (documentation ranges).
+# cwos-host/cwos-prov, 198.51.100.0/24 and 2001:db8:cafe::/64, the IPv6-only provider6 the pair
+# cwos-host6/cwos-prov6, 2001:db8:cafe:6::/64 (documentation ranges).
 set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 . "$here/lib.sh"
@@ -269,23 +270,28 @@ phase_nova() {
 }
 
 # ---------------------------------------------------------------------------------------------
-# provider_veth: the provider network's wire, a veth pair. Neutron's bridge takes cwos-prov; the
+# provider_veth: the provider networks' wires, veth pairs. Neutron's bridge takes cwos-prov; the
 # host keeps cwos-host, on-link with the guests (packer reaches them there), and takes no RA from
-# Neutron's router so that the host's own routes stay as they are.
+# Neutron's router so that the host's own routes stay as they are. cwos-prov6 is the IPv6-only
+# network's; the host end, cwos-host6, has no address at all.
 provider_veth() {
-	if ! ip link show cwos-host >/dev/null 2>&1; then
-		ip link add cwos-host type veth peer name cwos-prov
-	fi
-	sysctl -qw net.ipv6.conf.cwos-host.accept_ra=0 net.ipv6.conf.cwos-prov.accept_ra=0 \
-		net.ipv6.conf.cwos-prov.disable_ipv6=1
+	local end
+	for end in "" 6; do
+		ip link show cwos-host$end >/dev/null 2>&1 || ip link add cwos-host$end type veth peer name cwos-prov$end
+		sysctl -qw net.ipv6.conf.cwos-host$end.accept_ra=0 net.ipv6.conf.cwos-prov$end.accept_ra=0 \
+			net.ipv6.conf.cwos-prov$end.disable_ipv6=1
+		ip link set cwos-prov$end up
+	done
+	sysctl -qw net.ipv6.conf.cwos-host6.disable_ipv6=1
 	ip addr replace 198.51.100.254/24 dev cwos-host
 	ip -6 addr replace 2001:db8:cafe::fe/64 dev cwos-host nodad
-	ip link set cwos-prov up
 	ip link set cwos-host up
+	ip link set cwos-host6 up
 }
 
-# provider_net: the flat network "provider" with an IPv4 subnet and an IPv6 SLAAC subnet, both
-# behind the router cw-router (its radvd sends the RAs, its haproxy serves the metadata).
+# provider_net: the flat network "provider" with an IPv4 subnet and an IPv6 SLAAC subnet, and the
+# flat network "provider6" with only an IPv6 SLAAC subnet, all behind the router cw-router (its
+# radvd sends the RAs, its haproxy serves the metadata over IPv4).
 provider_net() {
 	openstack network show provider >/dev/null 2>&1 ||
 		openstack network create --share --provider-physical-network provider \
@@ -296,18 +302,27 @@ provider_net() {
 	openstack subnet show provider-v6 >/dev/null 2>&1 ||
 		openstack subnet create --network provider --ip-version 6 --subnet-range 2001:db8:cafe::/64 \
 			--ipv6-ra-mode slaac --ipv6-address-mode slaac provider-v6
-	if ! openstack router show cw-router >/dev/null 2>&1; then
-		openstack router create cw-router
-		openstack router add subnet cw-router provider-v4
-		openstack router add subnet cw-router provider-v6
-	fi
-	# teardown.sh removes these namespaces and this bridge, and no other (other tests on this
+	openstack network show provider6 >/dev/null 2>&1 ||
+		openstack network create --share --provider-physical-network provider6 \
+			--provider-network-type flat --disable-port-security provider6
+	openstack subnet show provider6-v6 >/dev/null 2>&1 ||
+		openstack subnet create --network provider6 --ip-version 6 --subnet-range 2001:db8:cafe:6::/64 \
+			--ipv6-ra-mode slaac --ipv6-address-mode slaac provider6-v6
+	openstack router show cw-router >/dev/null 2>&1 || openstack router create cw-router
+	local have sub
+	have=$(openstack port list --router cw-router -f value -c 'Fixed IP Addresses')
+	for sub in provider-v4 provider-v6 provider6-v6; do
+		grep -q "$(openstack subnet show $sub -f value -c id)" <<<"$have" ||
+			openstack router add subnet cw-router $sub
+	done
+	# teardown.sh removes these namespaces and these bridges, and no other (other tests on this
 	# machine name their namespaces after Neutron's too).
-	local net router
+	local net net6 router
 	net=$(openstack network show provider -f value -c id)
+	net6=$(openstack network show provider6 -f value -c id)
 	router=$(openstack router show cw-router -f value -c id)
-	printf '%s\n' "qdhcp-$net" "qrouter-$router" >"$CW_OS_STATE/netns"
-	echo "brq${net:0:11}" >"$CW_OS_STATE/bridge"
+	printf '%s\n' "qdhcp-$net" "qdhcp-$net6" "qrouter-$router" >"$CW_OS_STATE/netns"
+	printf '%s\n' "brq${net:0:11}" "brq${net6:0:11}" >"$CW_OS_STATE/bridge"
 }
 export -f provider_veth provider_net
 
@@ -326,8 +341,8 @@ phase_neutron() {
 	authtoken $c neutron
 	client $c nova nova
 	"$ini" /etc/neutron/plugins/ml2/ml2_conf.ini ml2 type_drivers flat ml2 tenant_network_types '' \
-		ml2 mechanism_drivers linuxbridge ml2 extension_drivers port_security ml2_type_flat flat_networks provider
-	"$ini" /etc/neutron/plugins/ml2/linuxbridge_agent.ini linux_bridge physical_interface_mappings provider:cwos-prov \
+		ml2 mechanism_drivers linuxbridge ml2 extension_drivers port_security ml2_type_flat flat_networks provider,provider6
+	"$ini" /etc/neutron/plugins/ml2/linuxbridge_agent.ini linux_bridge physical_interface_mappings provider:cwos-prov,provider6:cwos-prov6 \
 		vxlan enable_vxlan false securitygroup firewall_driver noop securitygroup enable_security_group false
 	"$ini" /etc/neutron/dhcp_agent.ini DEFAULT interface_driver linuxbridge DEFAULT enable_isolated_metadata true
 	"$ini" /etc/neutron/l3_agent.ini DEFAULT interface_driver linuxbridge

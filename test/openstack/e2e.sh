@@ -2,10 +2,10 @@
 # e2e.sh (make openstack-e2e): brings the cloud up (bringup.sh), boots the Debian base image on
 # the provider network, runs `packer build example/openstack` against the cloud (the pinned
 # packer, our plugin, the pinned packer-plugin-openstack; variables only), boots the image it
-# made with the IPv4 lab's and the IPv6 lab's user-data, each with and without a config drive,
-# and checks in each console log that the helper chose the family the user-data asks for. Prints
-# the time of each phase. teardown.sh runs at the end, on failure too (CW_OS_KEEP=1 keeps the
-# cloud up for a look).
+# made with the IPv4 lab's and the IPv6 lab's user-data (two at a time), each with and without a
+# config drive, and the IPv4 lab's on an IPv6-only network, and checks in each console log that
+# the helper chose the family the user-data and the network ask for. Prints the time of each
+# phase. teardown.sh runs at the end, on failure too (CW_OS_KEEP=1 keeps the cloud up for a look).
 #
 # Needs bin/packer, bin/packer-plugin-clearwater and bin/packer-plugin-openstack
 # (make build packer peer-plugins). About 0.8 GB of packages on a fresh machine.
@@ -59,26 +59,50 @@ step lab-user-data timeout=300 "$repo/bin/packer" build -color=false \
 	-only=file.ipv4-lab,file.ipv6-lab -var "user_data_directory=$ud" \
 	-var "base_user_data=$repo/test/e2e/testdata/report-user-data.yaml" "$repo/example/"
 
-# lab NAME USER-DATA FAMILY [server create options]: boots the image with the lab's user-data
-# and checks the helper's decision in the report the user-data prints on the console.
+# lab NAME NETWORK USER-DATA FAMILY FORCED WHY [server create options]: boots the image on
+# NETWORK with the lab's user-data, and checks the helper's decision in the report the user-data
+# prints on the console: FAMILY, an address that Nova gave the port, force_ipv6 FORCED, and a
+# reason matching WHY (an extended regexp; "" for none).
 lab() {
-	local name=$1 data=$2 family=$3
-	shift 3
-	"$here/boot.sh" "$name" '===CW-E2E-END===' --image clearwater-aio --flavor m1.small \
-		--network provider --user-data "$data" "$@"
-	local report
+	local name=$1 net=$2 data=$3 family=$4 forced=$5 why=$6 out report addr
+	shift 6
+	out=$("$here/boot.sh" "$name" '===CW-E2E-END===' --image clearwater-aio --flavor m1.small \
+		--network "$net" --user-data "$data" "$@")
+	echo "$out"
 	report=$(sed -n '/===CW-E2E-BEGIN===/,/===CW-E2E-END===/p' "$CW_OS_LOG/$name.console" | tr -d '\r')
 	echo "$report"
-	grep -Eq "^$family [^ ]+ on " <<<"$report" || { echo "$name: want the helper to choose $family"; return 1; }
+	addr=$(sed -nE "s/^$family ([^ ]+) on .*/\1/p" <<<"$report" | head -n 1)
+	[ -n "$addr" ] || { echo "$name: want the helper to choose $family"; return 1; }
+	grep -q "ACTIVE in .*'$addr'" <<<"$out" || { echo "$name: chose $addr, which is not the port's"; return 1; }
+	grep -q "^force_ipv6: $forced " <<<"$report" || { echo "$name: want force_ipv6: $forced"; return 1; }
+	[ -z "$why" ] || grep -Eq "^  because: .*$why" <<<"$report" || { echo "$name: no reason matches /$why/"; return 1; }
 }
 export -f lab
 
-for l in ipv4:ipv4 ipv6:ipv6; do
-	for cd in metadata config-drive; do
-		phase "lab-${l%%:*}-$cd"
-		opt=()
-		[ $cd = config-drive ] && opt=(--config-drive True)
-		step "lab-${l%%:*}-$cd" timeout=1800 lab "cwos-${l%%:*}-$cd" "$ud/${l%%:*}-lab.yaml" "${l#*:}" "${opt[@]}"
-		cat "$CW_OS_LOG/lab-${l%%:*}-$cd.log"
+# labs PHASE LAB...: boots the LABs at once (two at most: a TCG guest takes a core), each a
+# '|'-separated NAME|NETWORK|LAB|FAMILY|FORCED|WHY|CONFIG-DRIVE, and prints their logs.
+labs() {
+	phase "$1"
+	shift
+	local spec pids=() names=() rc=0 p n name net lab family forced why drive
+	for spec in "$@"; do
+		IFS='|' read -r name net lab family forced why drive <<<"$spec"
+		step "$name" timeout=1800 lab "$name" "$net" "$ud/$lab.yaml" "$family" "$forced" "$why" \
+			--config-drive "$drive" &
+		pids+=($!) names+=("$name")
 	done
-done
+	for p in "${pids[@]}"; do wait "$p" || rc=1; done
+	for n in "${names[@]}"; do cat "$CW_OS_LOG/$n.log"; done
+	return $rc
+}
+
+# The dual-stack network: the IPv4 lab chooses IPv4, the IPv6 lab (forced) IPv6, whether
+# cloud-init and the helper find the user-data through the metadata service or a config drive.
+labs labs-metadata 'cwos-ipv4-metadata|provider|ipv4-lab|ipv4|false||False' \
+	'cwos-ipv6-metadata|provider|ipv6-lab|ipv6|true||False'
+labs labs-config-drive 'cwos-ipv4-config-drive|provider|ipv4-lab|ipv4|false|IPv4 was usable|True' \
+	'cwos-ipv6-config-drive|provider|ipv6-lab|ipv6|true|IPv6 was usable|True'
+# The IPv6-only network: not forced, the IPv4 lab's instance takes IPv6, at once, since the
+# config drive's network_data.json says no IPv4 is coming. (cloud-init 22.4 reaches the metadata
+# service over IPv4 only: an IPv6-only instance needs the config drive.)
+labs lab-ipv6-only 'cwos-ipv4-ipv6-only|provider6|ipv4-lab|ipv6|false|none is coming: an IPv6-only port|True'

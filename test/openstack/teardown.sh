@@ -3,7 +3,7 @@
 # this machine: the Nova guests (libvirt domains), the services (by their init scripts; libvirtd,
 # virtlogd and epmd by the PIDs the bring-up recorded), Neutron's dnsmasq/radvd/haproxy/keepalived
 # (by their PID files under /var/lib/neutron), its namespaces, its brq* bridges with their taps,
-# and the provider veth pair. The packages and the databases stay, so a second bring-up is quick.
+# and the provider veth pairs. The packages and the databases stay, so a second bring-up is quick.
 # Safe to run twice, and when the bring-up stopped halfway.
 set -uo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -53,11 +53,13 @@ done
 for br in $(cat "$CW_OS_STATE/bridge" 2>/dev/null); do
 	ip link show "$br" >/dev/null 2>&1 || continue
 	for port in $(ip -o link show master "$br" | awk -F': ' '{sub(/@.*/, "", $2); print $2}'); do
-		[ "$port" = cwos-prov ] || ip link delete "$port" 2>/dev/null
+		case $port in cwos-prov*) ;; *) ip link delete "$port" 2>/dev/null ;; esac
 	done
 	ip link delete "$br" && echo "  bridge $br deleted"
 done
-ip link show cwos-host >/dev/null 2>&1 && ip link delete cwos-host && echo "  veth cwos-host/cwos-prov deleted"
+for end in "" 6; do
+	ip link show cwos-host$end >/dev/null 2>&1 && ip link delete cwos-host$end && echo "  veth cwos-host$end/cwos-prov$end deleted"
+done
 
 stoppid "$CW_OS_STATE/libvirtd.pid"
 stoppid "$CW_OS_STATE/virtlogd.pid"
