@@ -6,7 +6,6 @@ import (
 	"encoding/hex"
 	"io"
 	"maps"
-	"net"
 	"os"
 	"path/filepath"
 	"slices"
@@ -141,23 +140,7 @@ func TestBootNeutron(t *testing.T) {
 // The guest's first lease is no such sign: cloud-init takes it a minute or more before the
 // helper starts.
 func startRadvdLate(ctx context.Context, t *testing.T, l *neutronlab.Lab) {
-	var conn *net.UDPConn
-	err := l.Router.Do(func() error {
-		ifi, err := net.InterfaceByName(l.RouterPort.Name)
-		if err != nil {
-			return err
-		}
-		conn, err = net.ListenMulticastUDP("udp6", ifi, &net.UDPAddr{IP: net.ParseIP("ff02::1:2"), Port: 547})
-		return err
-	})
-	if err != nil {
-		t.Errorf("listening for DHCPv6 on the router's port: %v", err)
-		return
-	}
-	stop := context.AfterFunc(ctx, func() { conn.Close() })
-	defer stop()
-	defer conn.Close()
-	if _, _, err := conn.ReadFromUDP(make([]byte, 1500)); err != nil {
+	if !l.RouterPort.AwaitDHCPv6(ctx, t) {
 		return // the guest powered off first: the check of its status says what went wrong
 	}
 	select {
