@@ -4,7 +4,6 @@ import (
 	"context"
 	"net"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"testing"
 	"time"
@@ -15,13 +14,7 @@ import (
 // when the test ends. Without a radvd binary it skips, or fails under CI=true.
 func StartRadvd(t testing.TB, l *Link, conf string) *Proc {
 	t.Helper()
-	bin, err := exec.LookPath("radvd")
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("netnstest: radvd not found (CI=true, so this is a failure)")
-		}
-		t.Skip("netnstest: radvd not found (make deps installs radvd)")
-	}
+	bin := binary(t, "radvd", "make deps installs radvd")
 	dir := t.TempDir()
 	path := filepath.Join(dir, "radvd.conf")
 	if err := os.WriteFile(path, []byte(conf), 0o644); err != nil {
