@@ -5,7 +5,8 @@
 // IPv4Wait it settles for IPv6. Forced, it decides on the first usable IPv6, and after IPv6Timeout
 // lets the policy fall back or fail; to fall back with no usable IPv4 at that moment, it waits up
 // to IPv4Wait more for one, rather than decide nothing on a network whose IPv4 comes late. When the family it needs is still missing after ProbeAfter,
-// it asks the network what it offers, so the status can tell "not offered" from "not configured".
+// it asks the network what it offers, so the status can tell "not offered" from "being configured"
+// and "not configured".
 package live
 
 import (

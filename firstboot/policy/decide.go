@@ -57,6 +57,17 @@ func Candidates(s netstate.Snapshot, in Input, ipv6 bool) []Candidate {
 	return sv.cands[0]
 }
 
+// Held returns the addresses of one family that duplicate address detection keeps from being
+// usable, in the order listed: those still tentative (a node configuring them) and those whose
+// DAD failed.
+func Held(s netstate.Snapshot, in Input, ipv6 bool) []HeldAddr {
+	sv := survey(s, in, false)
+	if ipv6 {
+		return sv.held[1]
+	}
+	return sv.held[0]
+}
+
 // familyNames are the families as a person writes them.
 var familyNames = map[string]string{IPv4: "IPv4", IPv6: "IPv6"}
 

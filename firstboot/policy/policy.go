@@ -26,6 +26,13 @@ type Candidate struct {
 	Index     int
 }
 
+// HeldAddr is an address that duplicate address detection keeps from being usable.
+type HeldAddr struct {
+	Candidate
+	Failed bool   // DAD failed: another host on the link has it; else DAD is not finished
+	Why    string // as the decision's reasons say it, e.g. "is tentative (DAD not finished)"
+}
+
 // Decision is the outcome: a family and an address, or nothing with Error set.
 type Decision struct {
 	Family    string // IPv4, IPv6, or "" when nothing was decided

@@ -1,6 +1,7 @@
 package policy
 
 import (
+	"fmt"
 	"net/netip"
 	"path/filepath"
 	"slices"
@@ -214,6 +215,41 @@ func TestCandidatesOrder(t *testing.T) {
 	c := Candidates(s, Input{Interface: "eth2"}, true)
 	if len(c) != 1 || c[0] != (Candidate{Addr: netip.MustParseAddr("2001:db8:4::1"), Prefix: netip.MustParsePrefix("2001:db8:4::1/64"), Interface: "eth2", Index: 4}) {
 		t.Errorf("pinned eth2: %+v", c)
+	}
+}
+
+// Held keeps the global addresses that DAD alone holds back, with the words Decide uses; a
+// tentative link-local address, or one that is unusable for another reason too, is not held.
+func TestHeld(t *testing.T) {
+	flagged := func(p string, set func(*netstate.Addr)) netstate.Addr { x := a(p); set(&x); return x }
+	tentative := func(x *netstate.Addr) { x.Tentative = true }
+	s := netstate.Snapshot{Links: []netstate.Link{
+		link(2, "eth0", a("192.0.2.2/24"), flagged("fe80::2/64", tentative), flagged("2001:db8:2::1/64", tentative),
+			flagged("2001:db8:2::2/64", func(x *netstate.Addr) { x.Tentative, x.Optimistic = true, true }),
+			flagged("2001:db8:2::3/64", func(x *netstate.Addr) { x.Tentative, x.Deprecated = true, true })),
+		link(3, "eth1", flagged("2001:db8:3::1/64", func(x *netstate.Addr) { x.Tentative, x.DADFailed = true, true }), a("2001:db8:3::2/64")),
+	}}
+	var got []string
+	for _, h := range Held(s, Input{}, true) {
+		got = append(got, fmt.Sprintf("%s@%s failed=%t %s", h.Addr, h.Interface, h.Failed, h.Why))
+	}
+	want := []string{
+		"2001:db8:2::1@eth0 failed=false is tentative (DAD not finished)",
+		"2001:db8:2::2@eth0 failed=false is tentative (optimistic DAD not finished)",
+		"2001:db8:3::1@eth1 failed=true failed duplicate address detection (dadfailed): another host on the link has it",
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("held %q, want %q", got, want)
+	}
+	if h := Held(s, Input{}, false); len(h) != 0 {
+		t.Errorf("IPv4 held: %+v", h)
+	}
+	if h := Held(s, Input{Interface: "eth1"}, true); len(h) != 1 || h[0].Interface != "eth1" {
+		t.Errorf("pinned eth1: %+v", h)
+	}
+	// A real capture: the tentative SLAAC-like address on eth0.
+	if h := Held(fixture(t, "tentative", true), Input{}, true); len(h) != 1 || h[0].Addr.String() != "2001:db8:1::10" || h[0].Failed {
+		t.Errorf("tentative capture: %+v", h)
 	}
 }
 

@@ -11,6 +11,7 @@ import (
 // surveyed is what survey finds: each family's candidates, ranked, and why others are not.
 type surveyed struct {
 	cands    [2][]Candidate // IPv4, IPv6
+	held     [2][]HeldAddr  // addresses that only duplicate address detection keeps from cands
 	defDev   [2]string      // the link of each family's default route, "" when none
 	reasons  []string       // filled only when explaining
 	warnings []string
@@ -33,17 +34,20 @@ func survey(s netstate.Snapshot, in Input, explain bool) surveyed {
 		}
 		for _, a := range l.Addrs {
 			ip := a.Prefix.Addr()
+			f, c := 0, Candidate{Addr: ip, Prefix: a.Prefix, Interface: l.Name, Index: l.Index}
+			if ip.Is6() {
+				f = 1
+			}
 			if why := unusable(a); why != "" {
 				if explain {
 					sv.reasons = append(sv.reasons, ip.String()+" on "+l.Name+" "+why)
 				}
+				if heldByDAD(a) {
+					sv.held[f] = append(sv.held[f], HeldAddr{Candidate: c, Failed: a.DADFailed, Why: why})
+				}
 				continue
 			}
-			f := 0
-			if ip.Is6() {
-				f = 1
-			}
-			sv.cands[f] = append(sv.cands[f], Candidate{Addr: ip, Prefix: a.Prefix, Interface: l.Name, Index: l.Index})
+			sv.cands[f] = append(sv.cands[f], c)
 		}
 	}
 	for f := range sv.cands {
@@ -117,6 +121,14 @@ func unusable(a netstate.Addr) string {
 		return "is a temporary (privacy) address, which changes over time"
 	}
 	return ""
+}
+
+// heldByDAD reports whether duplicate address detection is all that keeps a from being usable:
+// it is tentative (DAD not finished) or DAD failed, and would be usable otherwise.
+func heldByDAD(a netstate.Addr) bool {
+	done := a
+	done.Tentative, done.Optimistic, done.DADFailed = false, false, false
+	return (a.Tentative || a.DADFailed) && unusable(done) == ""
 }
 
 // rank orders candidates of one family: those on defDev first, then global unicast before ULA,

@@ -18,18 +18,26 @@ type DnsmasqConfig struct {
 	Args   []string // more dnsmasq options
 }
 
+// binary finds a server's binary on PATH. Without it the test skips (install says how to get
+// it), or fails under CI=true.
+func binary(t testing.TB, name, install string) string {
+	t.Helper()
+	bin, err := exec.LookPath(name)
+	if err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("netnstest: %s not found (CI=true, so this is a failure)", name)
+		}
+		t.Skipf("netnstest: %s not found (%s)", name, install)
+	}
+	return bin
+}
+
 // StartDnsmasq runs dnsmasq in the foreground in the link's namespace (DNS off, leases in a
 // temp dir) and waits until it is serving. It is killed by PID when the test ends. Without a
 // dnsmasq binary it skips, or fails under CI=true.
 func StartDnsmasq(t testing.TB, cfg DnsmasqConfig) *Proc {
 	t.Helper()
-	bin, err := exec.LookPath("dnsmasq")
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("netnstest: dnsmasq not found (CI=true, so this is a failure)")
-		}
-		t.Skip("netnstest: dnsmasq not found (apt-get install dnsmasq-base)")
-	}
+	bin := binary(t, "dnsmasq", "apt-get install dnsmasq-base")
 	dir := t.TempDir()
 	args := []string{"--no-daemon", "--conf-file=/dev/null", "--port=0", "--log-dhcp",
 		"--interface=" + cfg.Link.Name, "--bind-interfaces", "--user=root", "--group=root",

@@ -3,10 +3,12 @@ package netnstest
 import (
 	"context"
 	"fmt"
+	"net"
 	"net/netip"
 	"os"
 	"os/exec"
 	"slices"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -107,12 +109,68 @@ func TestDHCPv6Lease(t *testing.T) {
 func TestRASLAAC(t *testing.T) {
 	srv, cli := pair(t)
 	StartRA(t, RAConfig{Link: srv, Prefixes: []netip.Prefix{netip.MustParsePrefix("2001:db8:5::/64")}})
+	waitAddr(t, cli, "2001:db8:5:")
+}
+
+func TestRadvdSLAAC(t *testing.T) {
+	srv, cli := pair(t)
+	StartRadvd(t, srv, "interface "+srv.Name+" {\n  AdvSendAdvert on;\n  prefix 2001:db8:6::/64 {\n    AdvAutonomous on;\n  };\n};\n")
+	waitAddr(t, cli, "2001:db8:6:")
+}
+
+// waitAddr waits (at most 10 s) until an address holding prefix is on l.
+func waitAddr(t *testing.T, l *Link, prefix string) {
+	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
-	for !strings.Contains(string(cli.Addrs(t)), "2001:db8:5:") {
+	for !strings.Contains(string(l.Addrs(t)), prefix) {
 		if time.Now().After(deadline) {
-			t.Fatalf("no SLAAC address from the RA after 10 s: %s", cli.Addrs(t))
+			t.Fatalf("no %s address after 10 s: %s", prefix, l.Addrs(t))
 		}
 		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func TestAwaitDHCPv6(t *testing.T) {
+	srv, cli := pair(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	got := make(chan bool, 1)
+	go func() { got <- srv.AwaitDHCPv6(ctx, t) }()
+	// The zone as an index: Go resolves names through a cache that namespaces fool.
+	dst := &net.UDPAddr{IP: net.ParseIP("ff02::1:2"), Port: 547, Zone: strconv.Itoa(cli.Index)}
+	// The listener joins the group some time after the goroutine starts, and the link may not
+	// have its carrier yet (no route to ff02::/16): send until it hears.
+	var err error
+	for try := 0; ; try++ {
+		err = cli.NS.Do(func() error {
+			c, err := net.DialUDP("udp6", nil, dst)
+			if err != nil {
+				return err
+			}
+			defer c.Close()
+			_, err = c.Write([]byte("solicit"))
+			return err
+		})
+		select {
+		case ok := <-got:
+			if !ok {
+				t.Fatal("AwaitDHCPv6 heard nothing")
+			}
+			return
+		case <-time.After(100 * time.Millisecond):
+		}
+		if try == 50 {
+			t.Fatalf("AwaitDHCPv6 did not return after 50 tries to send to ff02::1:2 (last error %v)", err)
+		}
+	}
+}
+
+func TestAwaitDHCPv6Cancelled(t *testing.T) {
+	srv, _ := pair(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+	defer cancel()
+	if srv.AwaitDHCPv6(ctx, t) {
+		t.Error("AwaitDHCPv6 reports a message that nobody sent")
 	}
 }
 

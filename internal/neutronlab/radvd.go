@@ -2,12 +2,10 @@ package neutronlab
 
 import (
 	"fmt"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
-	"time"
+
+	"github.com/clearwater-aio/packer-plugin-clearwater/internal/netnstest"
 )
 
 // The L3 agent's default RA intervals (min_rtr_adv_interval, max_rtr_adv_interval).
@@ -44,24 +42,12 @@ func RadvdConf(s Spec, iface string) string {
 
 // StartRadvd runs radvd in the router namespace with the agent's config, as the agent does
 // (`radvd -C <conf> -p <pid> -m syslog`) but in the foreground with its log on stderr, so that
-// the test owns its PID and sees its log. It is killed by PID when the test ends.
+// the test owns its PID and sees its log (netnstest.StartRadvd). It is killed by PID when the
+// test ends.
 func (l *Lab) StartRadvd(t testing.TB) {
 	t.Helper()
 	if l.RouterPort == nil || l.Spec.IPv6 == NoIPv6 {
 		t.Fatal("neutronlab: StartRadvd on a network without a router or an IPv6 subnet")
 	}
-	bin, err := exec.LookPath("radvd")
-	if err != nil {
-		t.Skip("neutronlab: radvd not found (make deps installs radvd)")
-	}
-	dir := t.TempDir()
-	conf := filepath.Join(dir, "radvd.conf")
-	if err := os.WriteFile(conf, []byte(RadvdConf(l.Spec, l.RouterPort.Name)), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	l.Radvd = l.Router.Start(t, bin, "-C", conf, "-p", filepath.Join(dir, "radvd.pid"), "-m", "stderr", "-n")
-	// radvd sends its first RA once it has set up the interface; "version" starts its log.
-	if err := l.Radvd.WaitOutput("version", 5*time.Second); err != nil {
-		t.Fatal(err)
-	}
+	l.Radvd = netnstest.StartRadvd(t, l.RouterPort, RadvdConf(l.Spec, l.RouterPort.Name))
 }

@@ -6,7 +6,6 @@ import (
 	"encoding/hex"
 	"io"
 	"maps"
-	"net"
 	"os"
 	"path/filepath"
 	"slices"
@@ -60,9 +59,13 @@ var neutronCases = []neutronCase{
 				`^no usable IPv6 after \d+(\.\d+)?m?s, and none is coming$`),
 			notWhy: res(ipv6Timeout20)}},
 	// The first RA comes lateRA after the helper's first probe: forced, the helper waits for it.
+	// The probe sees that RA while the kernel's SLAAC address from it is still tentative: the
+	// node is configuring IPv6, so the status must not say it has not, and the helper must not
+	// touch the image's network config.
 	{"B-dual-slaac-late-RA", neutronlab.Spec{Net: 2, IPv4: true, IPv6: neutronlab.SLAAC, HoldRA: true}, "ipv6-lab", "",
 		startRadvdLate, want{family: "ipv6", force: true, forceSource: userdata.SourceWriteFiles,
-			why: res(`^user-data from cloud-init's copy `, `^waited \d+(\.\d+)?s for a usable address \([1-9]\d* network changes\)$`)}},
+			why:    res(`^user-data from cloud-init's copy `, `^waited \d+(\.\d+)?s for a usable address \([1-9]\d* network changes\)$`),
+			notWhy: res(`has not configured it`, ` drop-in \S+ (now|already) asks for `)}},
 	// A firewall eats DHCPv6; the stateless subnet's SLAAC address comes all the same. Not
 	// forced (the IPv4 lab's drop-in): IPv4, as soon as it is usable.
 	{"C-dual-stateless-udp547-blocked", neutronlab.Spec{Net: 3, IPv4: true, IPv6: neutronlab.Stateless, BlockDHCPv6: true}, "ipv4-lab", "", nil,
@@ -144,23 +147,7 @@ func TestBootNeutron(t *testing.T) {
 // The guest's first lease is no such sign: cloud-init takes it a minute or more before the
 // helper starts.
 func startRadvdLate(ctx context.Context, t *testing.T, l *neutronlab.Lab) {
-	var conn *net.UDPConn
-	err := l.Router.Do(func() error {
-		ifi, err := net.InterfaceByName(l.RouterPort.Name)
-		if err != nil {
-			return err
-		}
-		conn, err = net.ListenMulticastUDP("udp6", ifi, &net.UDPAddr{IP: net.ParseIP("ff02::1:2"), Port: 547})
-		return err
-	})
-	if err != nil {
-		t.Errorf("listening for DHCPv6 on the router's port: %v", err)
-		return
-	}
-	stop := context.AfterFunc(ctx, func() { conn.Close() })
-	defer stop()
-	defer conn.Close()
-	if _, _, err := conn.ReadFromUDP(make([]byte, 1500)); err != nil {
+	if !l.RouterPort.AwaitDHCPv6(ctx, t) {
 		return // the guest powered off first: the check of its status says what went wrong
 	}
 	select {

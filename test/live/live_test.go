@@ -1,9 +1,12 @@
 package live
 
 import (
+	"context"
+	"io/fs"
 	"net"
 	"net/http"
 	"net/netip"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -280,6 +283,76 @@ func TestOfferedButNotConfigured(t *testing.T) {
 			t.Errorf("applied with --root %s: %s", n.root, ran)
 		}
 	})
+}
+
+// radvdSLAAC is radvd's config for the router's rtr0: the SLAAC prefix, autonomous.
+var radvdSLAAC = "interface rtr0 {\n  AdvSendAdvert on;\n  MinRtrAdvInterval 3;\n  MaxRtrAdvInterval 10;\n" +
+	"  prefix " + slaac.String() + " {\n    AdvOnLink on;\n    AdvAutonomous on;\n  };\n};\n"
+
+// The Neutron lab's case B as a real boot saw it: dual stack, SLAAC, the router's first RA after
+// the helper's first probe. The kernel takes that RA at once, but its SLAAC address stays
+// tentative for DAD (5 probes 1 s apart here) while the probe sees the RA: the status must say
+// that the node is configuring IPv6, not that it has not configured it, and the helper must
+// leave the image's network config alone (no drop-in, nothing applied).
+func TestOfferedWhileConfiguring(t *testing.T) {
+	for _, c := range []struct {
+		name, optimistic, words string
+	}{{"dad", "0", "is tentative (DAD not finished)"}, {"optimistic-dad", "1", "is tentative (optimistic DAD not finished)"}} {
+		t.Run(c.name, func(t *testing.T) {
+			n := newNetwork(t, netnstest.DADOff, "ipv4_wait: 2s\nipv6_timeout: 20s\nprobe_after: 500ms\nmetadata_timeout: 0s\n")
+			n.put(t, "/etc/netplan/50-cloud-init.yaml", cloudInitNetplan)
+			// The link-local address passed DAD at link up (DAD was off); the SLAAC address to come
+			// gets a long one. The kernel accepts RAs (accept_ra=1, forwarding=0: the defaults).
+			conf := "net/ipv6/conf/eth0/"
+			n.cli.NS.Sysctl(t, conf+"accept_dad", "1")
+			n.cli.NS.Sysctl(t, conf+"dad_transmits", "5")
+			n.cli.NS.Sysctl(t, conf+"optimistic_dad", c.optimistic)
+			n.cli.NS.Sysctl(t, "net/ipv6/neigh/eth0/retrans_time_ms", "1000")
+			n.forceIPv6(t)
+			n.startDHCPv4(t)
+			ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+			defer cancel()
+			solicited := make(chan bool, 1)
+			go func() { solicited <- n.srv.AwaitDHCPv6(ctx, t) }()
+			h := n.start(t)
+			dhcp4(t, n.cli)
+			if !<-solicited {
+				t.Fatal("the helper's probe never solicited DHCPv6")
+			}
+			time.Sleep(time.Second)
+			netnstest.StartRadvd(t, n.srv, radvdSLAAC)
+			r, code := h.wait(t)
+			decided(t, n, r, code, "ipv6", slaacAddr(t, n.cli, slaac), false)
+			if s := r.Reason("has not configured it"); s != "" {
+				t.Errorf("a reason says IPv6 is not configured while the kernel was configuring it: %q", s)
+			}
+			if s := r.Reason("this node is configuring it: "); s == "" || !strings.Contains(s, "slaac "+slaac.String()) || !strings.Contains(s, c.words) {
+				t.Errorf("no reason says the SLAAC address %s was being configured: %q", c.words, r.Reasons)
+			}
+			if f := dropIns(t, n.root); len(f) > 0 {
+				t.Errorf("drop-ins written while the OS was configuring IPv6: %v", f)
+			}
+			if ran := n.applied(); ran != "" {
+				t.Errorf("applied: %s", ran)
+			}
+		})
+	}
+}
+
+// dropIns lists the files netconf wrote under root.
+func dropIns(t *testing.T, root string) []string {
+	t.Helper()
+	var out []string
+	err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+		if err == nil && strings.HasPrefix(d.Name(), netconf.Name) {
+			out = append(out, p)
+		}
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
 }
 
 // Debian's dnsmasq as the DHCPv4, DHCPv6 and RA server of a dual-stack network; the OS takes
