@@ -1,6 +1,17 @@
 # Shared by bringup.sh, teardown.sh and e2e.sh: the step wrapper and the state directory.
 # shellcheck shell=bash
 
+# require_host: the cloud is Debian 12's OpenStack Zed, installed and started as root; every
+# script says so before it touches anything, not halfway through.
+require_host() {
+	[ "$(id -u)" -eq 0 ] || { echo "test/openstack: run as root (it installs packages and starts services)" >&2; exit 2; }
+	local codename
+	codename=$(. /etc/os-release 2>/dev/null && echo "${VERSION_CODENAME:-}")
+	[ "$codename" = bookworm ] || { echo "test/openstack: needs Debian 12 (bookworm) for its OpenStack Zed packages; this is '${codename:-unknown}'" >&2; exit 2; }
+}
+
+require_host
+
 # CW_OS_STATE holds what the bring-up made (PIDs it started, the admin openrc, the logs) so that
 # teardown.sh undoes exactly that.
 CW_OS_STATE=${CW_OS_STATE:-/var/lib/clearwater-openstack}
