@@ -5,32 +5,34 @@
 # console log as $CW_OS_STATE/log/NAME.console, and deletes the server. Fails on ERROR, or when ACTIVE takes
 # more than 10 minutes or PATTERN 15.
 set -euo pipefail
+# os CMD...: the openstack client, bounded: an API that never answers fails the boot, not the step.
+os() { timeout 300 openstack "$@"; }
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 . "$here/lib.sh"
 . "$CW_OS_STATE/admin-openrc"
 name=$1 pattern=$2
 shift 2
 console=$CW_OS_LOG/$name.console
-openstack server delete --wait "$name" >/dev/null 2>&1 || true
+os server delete --wait "$name" >/dev/null 2>&1 || true
 # The last console log wins only if Nova gives one (it times out while the guest powers off).
 trap 'rm -f "$console.new"; timeout 300 openstack server delete --wait "$name" >/dev/null 2>&1' EXIT
 t0=$SECONDS
-openstack server create "$@" "$name" -f value -c id
+os server create "$@" "$name" -f value -c id
 status=
 until [ "$status" = ACTIVE ]; do
-	status=$(openstack server show "$name" -f value -c status)
-	[ "$status" = ERROR ] && { openstack server show "$name" -f value -c fault; exit 1; }
+	status=$(os server show "$name" -f value -c status)
+	[ "$status" = ERROR ] && { os server show "$name" -f value -c fault; exit 1; }
 	[ $((SECONDS - t0)) -gt 600 ] && { echo "$name: $status after 600s"; exit 1; }
 	sleep 2
 done
 t1=$SECONDS
-echo "$name: ACTIVE in $((t1 - t0))s ($(openstack server show "$name" -f value -c addresses))"
-id=$(openstack server show "$name" -f value -c id)
+echo "$name: ACTIVE in $((t1 - t0))s ($(os server show "$name" -f value -c addresses))"
+id=$(os server show "$name" -f value -c id)
 # consolelog: Nova's console log of the server into $console. Nova 26 on this machine at times
 # answers with nothing ("Ignored error while reading from instance console pty" in
 # nova-compute.log); then the file Nova serves it from (virtlogd writes it) stands in.
 consolelog() {
-	if openstack console log show "$name" >"$console.new" 2>/dev/null && [ -s "$console.new" ]; then
+	if os console log show "$name" >"$console.new" 2>/dev/null && [ -s "$console.new" ]; then
 		mv "$console.new" "$console"
 	elif [ -s "/var/lib/nova/instances/$id/console.log" ]; then
 		cp "/var/lib/nova/instances/$id/console.log" "$console"

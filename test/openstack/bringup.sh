@@ -235,6 +235,7 @@ phase_nova() {
 	"$ini" $c DEFAULT my_ip $CTL DEFAULT transport_url "rabbit://openstack:$PW@$CTL:5672/" \
 		DEFAULT osapi_compute_workers 1 DEFAULT metadata_workers 1 DEFAULT use_neutron true \
 		DEFAULT mkisofs_cmd genisoimage DEFAULT rpc_response_timeout 180 \
+		oslo_messaging_rabbit heartbeat_timeout_threshold 0 \
 		api auth_strategy keystone api_database connection "$(printf "$DB" nova nova_api)" \
 		database connection "$(printf "$DB" nova nova)" conductor workers 1 scheduler workers 1 \
 		vnc enabled false glance api_servers http://$CTL:9292 oslo_concurrency lock_path /var/lib/nova/tmp \
@@ -336,7 +337,7 @@ phase_neutron() {
 		DEFAULT transport_url "rabbit://openstack:$PW@$CTL:5672/" DEFAULT auth_strategy keystone \
 		DEFAULT notify_nova_on_port_status_changes true DEFAULT notify_nova_on_port_data_changes true \
 		DEFAULT api_workers 1 DEFAULT rpc_workers 1 DEFAULT rpc_state_report_workers 1 \
-		experimental linuxbridge true \
+		experimental linuxbridge true oslo_messaging_rabbit heartbeat_timeout_threshold 0 \
 		database connection "$(printf "$DB" neutron neutron)" oslo_concurrency lock_path /var/lib/neutron/tmp
 	authtoken $c neutron
 	client $c nova nova

@@ -66,9 +66,14 @@ step lab-user-data timeout=300 "$repo/bin/packer" build -color=false \
 lab() {
 	local name=$1 net=$2 data=$3 family=$4 forced=$5 why=$6 out report addr
 	shift 6
-	out=$("$here/boot.sh" "$name" '===CW-E2E-END===' --image clearwater-aio --flavor m1.small \
-		--network "$net" --user-data "$data" "$@")
-	echo "$out"
+	# step runs this in a new bash: no errexit, no pipefail. A failed boot fails the lab, and
+	# leaves no console log of an earlier run to be read as this one's.
+	set -o pipefail
+	rm -f "$CW_OS_LOG/$name.console" "$CW_OS_LOG/$name.boot"
+	# tee: the step's log shows the boot as it goes, not only once it ends.
+	"$here/boot.sh" "$name" '===CW-E2E-END===' --image clearwater-aio --flavor m1.small \
+		--network "$net" --user-data "$data" "$@" | tee "$CW_OS_LOG/$name.boot" || return 1
+	out=$(cat "$CW_OS_LOG/$name.boot")
 	report=$(sed -n '/===CW-E2E-BEGIN===/,/===CW-E2E-END===/p' "$CW_OS_LOG/$name.console" | tr -d '\r')
 	echo "$report"
 	addr=$(sed -nE "s/^$family ([^ ]+) on .*/\1/p" <<<"$report" | head -n 1)
