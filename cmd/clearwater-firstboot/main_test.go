@@ -17,11 +17,17 @@ import (
 	"github.com/clearwater-aio/packer-plugin-clearwater/firstboot/status"
 )
 
-// snap returns the flags for one of the snapshots captured in real namespaces by
+// snapFiles returns the files of one of the snapshots captured in real namespaces by
 // firstboot/netstate/testdata/capture.sh.
-func snap(name string) []string {
+func snapFiles(name string) (addrs, routes string) {
 	dir := filepath.Join("..", "..", "firstboot", "netstate", "testdata", name)
-	return []string{"--addrs", filepath.Join(dir, "addrs.json"), "--routes", filepath.Join(dir, "routes.json")}
+	return filepath.Join(dir, "addrs.json"), filepath.Join(dir, "routes.json")
+}
+
+// snap returns the helper's flags for a captured snapshot (snapFiles).
+func snap(name string) []string {
+	addrs, routes := snapFiles(name)
+	return []string{"--addrs", addrs, "--routes", routes}
 }
 
 type result struct {

@@ -2,7 +2,6 @@ package main
 
 import (
 	"net/netip"
-	"path/filepath"
 	"strings"
 	"testing"
 
@@ -10,11 +9,10 @@ import (
 	"github.com/clearwater-aio/packer-plugin-clearwater/firstboot/netstate"
 )
 
-// capture loads a real `ip -j addr` capture from netstate's testdata.
+// capture loads a captured snapshot (snapFiles).
 func capture(t *testing.T, name string) netstate.Snapshot {
 	t.Helper()
-	dir := filepath.Join("..", "..", "firstboot", "netstate", "testdata", name)
-	s, err := netstate.Load(filepath.Join(dir, "addrs.json"), filepath.Join(dir, "routes.json"))
+	s, err := netstate.Load(snapFiles(name))
 	if err != nil {
 		t.Fatal(err)
 	}
