@@ -13,12 +13,14 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
 	"github.com/clearwater-aio/packer-plugin-clearwater/firstboot/aioconfig"
 	"github.com/clearwater-aio/packer-plugin-clearwater/firstboot/config"
 	"github.com/clearwater-aio/packer-plugin-clearwater/firstboot/discover"
+	"github.com/clearwater-aio/packer-plugin-clearwater/firstboot/leftover"
 	"github.com/clearwater-aio/packer-plugin-clearwater/firstboot/rootfs"
 	"github.com/clearwater-aio/packer-plugin-clearwater/firstboot/userdata"
 )
@@ -233,17 +235,51 @@ func parseUserData(from string, data []byte, rep *Report) userdata.Result {
 	return ud
 }
 
-// settle loads the config (with the user-data's drop-ins) and applies the toggle's precedence.
+// settle loads the config (with the user-data's drop-ins and settings) and applies the toggle's
+// precedence, leaving out what another instance's user-data wrote into the image.
 func settle(o options, ud userdata.Result, rep *Report) (config.Config, error) {
-	cfg, warnings, err := config.Load(o.root, o.config, ud.DropIns)
+	skip := notThisInstance(o.root, ud, rep)
+	extra := ud.Config()
+	extra.Skip = skip
+	cfg, warnings, err := config.Load(o.root, o.config, extra)
 	rep.Warnings = append(rep.Warnings, warnings...)
 	if err != nil {
 		return cfg, err
 	}
-	force, source := userdata.Toggle(ud, markerExists(o.root), cfg)
+	marker := markerExists(o.root)
+	if why, ok := skip[MarkerFile]; ok && marker {
+		rep.Warnings = append(rep.Warnings, "ignored "+MarkerFile+": "+why)
+		marker = false
+	}
+	force, source := userdata.Toggle(ud, marker, cfg)
 	rep.ForceIPv6, rep.ForceSource = force, string(source)
 	rep.Reasons = append(rep.Reasons, forceReason(force, source))
 	return cfg, nil
+}
+
+// notThisInstance names the marker and drop-ins that cloud-init wrote from another instance's
+// user-data (a build instance's, or that of the instance a snapshot was taken of) and that ud,
+// this instance's, does not write, each with why: they must not decide this instance.
+func notThisInstance(root string, ud userdata.Result, rep *Report) map[string]string {
+	cur, from := discover.CurrentInstance(root)
+	if cur == "" {
+		if recorded, _ := discover.Recorded(root); len(recorded) > 0 {
+			rep.Reasons = append(rep.Reasons, "the booting instance is unknown (no cloud-init record for this boot, no SMBIOS UUID): files that cloud-init wrote from recorded instances' user-data count")
+		}
+		return nil
+	}
+	found, notes := leftover.Find(root, cur)
+	for _, n := range notes {
+		rep.Warnings = append(rep.Warnings, "cloud-init's records: "+n)
+	}
+	own := ud.Writes()
+	skip := map[string]string{}
+	for _, f := range found {
+		if !slices.Contains(own, f.Path) {
+			skip[f.Path] = fmt.Sprintf("cloud-init wrote it from the user-data of instance %s, not of this one (%s, from %s): remove it, and bake a toggle with the provisioner's force_ipv6 instead", f.Instance, cur, from)
+		}
+	}
+	return skip
 }
 
 func forceReason(force bool, source userdata.Source) string {

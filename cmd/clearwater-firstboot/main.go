@@ -5,6 +5,7 @@
 //	clearwater-firstboot run    [--root DIR] [--config FILE] [--addrs FILE --routes FILE] [--user-data FILE] [--json] [--start-timeout DURATION]
 //	clearwater-firstboot plan   (the same flags; decides and prints, writes nothing, never waits)
 //	clearwater-firstboot status [--root DIR] [--json]
+//	clearwater-firstboot reset  [--root DIR]
 //	clearwater-firstboot version
 //
 // Exit status: 0 decided (degraded included), 1 no usable address (nothing written), 2 bad usage or
@@ -41,6 +42,7 @@ Usage:
   clearwater-firstboot run     decide, write Clearwater's config, record status (waits for the network)
   clearwater-firstboot plan    decide and print what run would do; writes nothing, never waits or probes
   clearwater-firstboot status  print what the last run decided and why
+  clearwater-firstboot reset   remove what instances' user-data wrote into the toggle and config (before capture)
   clearwater-firstboot version print the version
 
 Run 'clearwater-firstboot <command> --help' for a command's flags.
@@ -66,6 +68,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return decideCommand(ctx, args[0], args[1:], stdout, stderr)
 	case "status":
 		return statusCommand(args[1:], stdout, stderr)
+	case "reset":
+		return resetCommand(args[1:], stdout, stderr)
 	case "version", "--version", "-version":
 		fmt.Fprintln(stdout, "clearwater-firstboot", version)
 		return exitDecided

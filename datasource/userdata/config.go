@@ -21,12 +21,17 @@ import (
 // user-data. A setting left unset is not written, so the image's baked config (or the helper's
 // default) applies.
 type Config struct {
-	// The toggle: unset says nothing, true forces IPv6, false un-forces it.
+	// The toggle: unset says nothing, true forces IPv6, false un-forces it (beating a marker
+	// file or force_ipv6 baked into the image).
 	ForceIPv6 config.Trilean `mapstructure:"force_ipv6"`
-	// With force_ipv6 = false, also beat a marker file baked into the image.
+	// With force_ipv6 = true, also write upstream's marker file /etc/clearwater/force_ipv6 through
+	// cloud-init's write_files: only for an image without the helper (upstream's own AIO image),
+	// whose script reads nothing else. Never for a build instance: the file stays in its image.
+	UpstreamMarker bool `mapstructure:"upstream_marker"`
+	// Deprecated: no effect. force_ipv6 = false always beats a marker baked into the image now.
 	OverrideMarker bool `mapstructure:"override_marker"`
 
-	// The helper's settings, rendered as a firstboot.d drop-in.
+	// The helper's settings, rendered with the toggle under the cloud-config key clearwater.
 	settings.Settings `mapstructure:",squash"`
 
 	// The operator's own user-data, any format: as text, base64-encoded, or a file read as bytes
@@ -56,9 +61,12 @@ type DatasourceOutput struct {
 func (c *Config) addition() (userdata.Addition, []byte, error) {
 	var errs *packersdk.MultiError
 	fail := func(err error) { errs = packersdk.MultiErrorAppend(errs, err) }
-	a := userdata.Addition{ForceIPv6: c.ForceIPv6.ToBoolPointer(), OverrideMarker: c.OverrideMarker}
+	a := userdata.Addition{ForceIPv6: c.ForceIPv6.ToBoolPointer(), UpstreamMarker: c.UpstreamMarker}
 	if c.OverrideMarker && (a.ForceIPv6 == nil || *a.ForceIPv6) {
-		fail(errors.New("override_marker: needs force_ipv6 = false (it lets false beat a marker file baked into the image)"))
+		fail(errors.New("override_marker: needs force_ipv6 = false; it is deprecated and has no effect since force_ipv6 = false always beats a marker file baked into the image: remove it"))
+	}
+	if c.UpstreamMarker && (a.ForceIPv6 == nil || !*a.ForceIPv6) {
+		fail(errors.New("upstream_marker: needs force_ipv6 = true (the marker file can only force IPv6)"))
 	}
 	p, err := c.Settings.Partial()
 	if err != nil {

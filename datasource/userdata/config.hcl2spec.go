@@ -11,6 +11,7 @@ import (
 // Where the contents of a field with a `mapstructure:,squash` tag are bubbled up.
 type FlatConfig struct {
 	ForceIPv6          *bool    `mapstructure:"force_ipv6" cty:"force_ipv6" hcl:"force_ipv6"`
+	UpstreamMarker     *bool    `mapstructure:"upstream_marker" cty:"upstream_marker" hcl:"upstream_marker"`
 	OverrideMarker     *bool    `mapstructure:"override_marker" cty:"override_marker" hcl:"override_marker"`
 	OnMissingIPv6      *string  `mapstructure:"on_missing_ipv6" cty:"on_missing_ipv6" hcl:"on_missing_ipv6"`
 	Interface          *string  `mapstructure:"interface" cty:"interface" hcl:"interface"`
@@ -42,6 +43,7 @@ func (*Config) FlatMapstructure() interface{ HCL2Spec() map[string]hcldec.Spec }
 func (*FlatConfig) HCL2Spec() map[string]hcldec.Spec {
 	s := map[string]hcldec.Spec{
 		"force_ipv6":            &hcldec.AttrSpec{Name: "force_ipv6", Type: cty.Bool, Required: false},
+		"upstream_marker":       &hcldec.AttrSpec{Name: "upstream_marker", Type: cty.Bool, Required: false},
 		"override_marker":       &hcldec.AttrSpec{Name: "override_marker", Type: cty.Bool, Required: false},
 		"on_missing_ipv6":       &hcldec.AttrSpec{Name: "on_missing_ipv6", Type: cty.String, Required: false},
 		"interface":             &hcldec.AttrSpec{Name: "interface", Type: cty.String, Required: false},

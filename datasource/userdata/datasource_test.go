@@ -77,9 +77,10 @@ func TestExecuteToggle(t *testing.T) {
 		source userdata.Source
 	}{
 		{"unset", FlatConfig{}, false, userdata.SourceNone},
-		{"true", FlatConfig{ForceIPv6: ref(true)}, true, userdata.SourceWriteFiles},
-		{"false", FlatConfig{ForceIPv6: ref(false)}, false, userdata.SourceConfig},
-		{"false override", FlatConfig{ForceIPv6: ref(false), OverrideMarker: ref(true)}, false, userdata.SourceKey},
+		{"true", FlatConfig{ForceIPv6: ref(true)}, true, userdata.SourceKey},
+		{"false", FlatConfig{ForceIPv6: ref(false)}, false, userdata.SourceKey},
+		{"false override (deprecated, no effect)", FlatConfig{ForceIPv6: ref(false), OverrideMarker: ref(true)}, false, userdata.SourceKey},
+		{"true upstream marker", FlatConfig{ForceIPv6: ref(true), UpstreamMarker: ref(true)}, true, userdata.SourceKey},
 		{"base key", FlatConfig{BaseUserData: ref("#cloud-config\nclearwater: {force_ipv6: true}\n")}, true, userdata.SourceKey},
 	}
 	for _, c := range cases {
@@ -112,7 +113,7 @@ func TestExecuteGzipAndBase64Base(t *testing.T) {
 func TestConfigureCollectsErrors(t *testing.T) {
 	var d Datasource
 	err := d.Configure(hclConfig(FlatConfig{
-		OverrideMarker: ref(true), OnMissingIPv6: ref("maybe"), IPv6Timeout: ref("soon"), ProbeAfter: ref("1h"),
+		OverrideMarker: ref(true), UpstreamMarker: ref(true), OnMissingIPv6: ref("maybe"), IPv6Timeout: ref("soon"), ProbeAfter: ref("1h"),
 		MetadataService: ref("sometimes"),
 		Hostname:        ref("bad_host"), PublicIP: ref("127.0.0.1"), IgnoreInterfaces: []string{"br-["}, Interface: ref("a/b"),
 		BaseUserData: ref("x"), BaseUserDataBase64: ref("eA=="),
@@ -120,7 +121,7 @@ func TestConfigureCollectsErrors(t *testing.T) {
 	if err == nil {
 		t.Fatal("no error")
 	}
-	for _, want := range []string{"override_marker", "on_missing_ipv6", `"maybe"`, `"fallback"`, "ipv6_timeout", "probe_after", "out of range",
+	for _, want := range []string{"override_marker", "upstream_marker", "on_missing_ipv6", `"maybe"`, `"fallback"`, "ipv6_timeout", "probe_after", "out of range",
 		"metadata_service", "hostname", "public_ip", "ignore_interfaces", "interface", "base_user_data and base_user_data_base64: set only one of them"} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("error does not name %s:\n%v", want, err)

@@ -42,6 +42,11 @@ data "clearwater-userdata" "override" {
   ignore_interfaces = ["docker*", "ens9"]
 }
 
+data "clearwater-userdata" "upstream" {
+  force_ipv6      = true
+  upstream_marker = true
+}
+
 data "clearwater-userdata" "gzip" {
   force_ipv6     = true
   gzip           = true
@@ -60,6 +65,7 @@ locals {
     merged   = data.clearwater-userdata.merged
     script   = data.clearwater-userdata.script
     override = data.clearwater-userdata.override
+    upstream = data.clearwater-userdata.upstream
     gzip     = data.clearwater-userdata.gzip
   }
 }
@@ -118,12 +124,13 @@ func TestPackerBuild(t *testing.T) {
 		contentType string
 		settings    helperconfig.Partial
 	}{
-		{"plain", true, userdata.SourceWriteFiles, userdata.TypeCloudConfig, helperconfig.Partial{IPv6Timeout: dur("1m")}},
+		{"plain", true, userdata.SourceKey, userdata.TypeCloudConfig, helperconfig.Partial{ForceIPv6: ref(true), IPv6Timeout: dur("1m")}},
 		{"merged", false, userdata.SourceNone, userdata.TypeCloudConfig, helperconfig.Partial{Hostname: ref("cw-lab")}},
-		{"script", true, userdata.SourceWriteFiles, userdata.ContentTypeMultipart, helperconfig.Partial{}},
+		{"script", true, userdata.SourceKey, userdata.ContentTypeMultipart, helperconfig.Partial{ForceIPv6: ref(true)}},
 		{"override", false, userdata.SourceKey, userdata.TypeCloudConfig, helperconfig.Partial{ForceIPv6: ref(false), IgnoreInterfaces: &[]string{"docker*", "ens9"}}},
-		{"gzip", true, userdata.SourceWriteFiles, userdata.ContentTypeGzip, helperconfig.Partial{}},
-		{"gzipfile", true, userdata.SourceWriteFiles, userdata.TypeCloudConfig, helperconfig.Partial{}},
+		{"upstream", true, userdata.SourceKey, userdata.TypeCloudConfig, helperconfig.Partial{ForceIPv6: ref(true)}},
+		{"gzip", true, userdata.SourceKey, userdata.ContentTypeGzip, helperconfig.Partial{ForceIPv6: ref(true)}},
+		{"gzipfile", true, userdata.SourceKey, userdata.TypeCloudConfig, helperconfig.Partial{ForceIPv6: ref(true)}},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -157,15 +164,23 @@ func TestPackerBuild(t *testing.T) {
 				t.Errorf("the helper reads %t from %s; outputs %+v; want %t from %s, %s", force, source, out, c.force, c.source, c.contentType)
 			}
 			var got helperconfig.Partial
-			for _, d := range p.DropIns {
-				if d.Name == userdata.DropInPath {
-					if got, err = helperconfig.Parse(d.Name, d.Data); err != nil {
-						t.Fatal(err)
-					}
+			if p.Settings != nil {
+				if got, err = helperconfig.Parse(p.Settings.Name, p.Settings.Data); err != nil {
+					t.Fatal(err)
 				}
 			}
+			got.ForceIPv6 = p.Force
 			if !reflect.DeepEqual(got, c.settings) {
-				t.Errorf("drop-in settings %+v, want %+v", got, c.settings)
+				t.Errorf("clearwater key's settings %+v, want %+v", got, c.settings)
+			}
+			// Nothing of the toggle is written into the instance by cloud-init, so that a build
+			// instance leaves nothing of it in its image; but upstream's marker where asked.
+			var writes []string
+			if c.name == "upstream" {
+				writes = []string{userdata.MarkerPath}
+			}
+			if got := p.Writes(); !reflect.DeepEqual(got, writes) {
+				t.Errorf("cloud-init would write %q into the instance, want %q", got, writes)
 			}
 			if c.name == "merged" || c.name == "gzip" || c.name == "gzipfile" {
 				if !strings.Contains(string(unzipMaybe(t, data)), "# the operator's own") || !strings.Contains(string(unzipMaybe(t, data)), "path: /etc/motd") {

@@ -21,14 +21,9 @@ packer {
   }
 }
 
-# The build instance's user-data: your own (base_user_data), with the image's first-boot toggle
-# merged in. force_ipv6 = false: the build network decides nothing about the labs that boot the
-# image; give each lab its user-data at boot (../userdata.pkr.hcl).
-data "clearwater-userdata" "build" {
-  force_ipv6     = false
-  base_user_data = var.base_user_data != "" ? file(var.base_user_data) : "#cloud-config\n{}\n"
-}
-
+# The build instance's user-data is yours alone (base_user_data), with no Clearwater toggle: the
+# image is baked for every instance, and each lab gives its own instances their toggle at boot
+# (../userdata.pkr.hcl). A default for all of them is the provisioner's force_ipv6 below.
 source "openstack" "aio" {
   source_image_name = var.source_image_name
   flavor            = var.flavor
@@ -36,7 +31,7 @@ source "openstack" "aio" {
   security_groups   = var.security_groups
   image_name        = var.image_name
 
-  user_data      = data.clearwater-userdata.build.user_data
+  user_data      = var.base_user_data != "" ? file(var.base_user_data) : null
   ssh_username   = var.ssh_username
   ssh_ip_version = var.ssh_ip_version
   ssh_timeout    = "15m"
@@ -57,15 +52,13 @@ build {
     script          = "${abspath(path.root)}/../scripts/clearwater-standin.sh"
   }
 
-  # The default execute_command: sudo -n for a user that is not root.
+  # Last, after Clearwater's install (default execute_command: sudo -n for a user that is not
+  # root). Its reset removes what the build instance's user-data wrote and runs cloud-init clean,
+  # so the snapshot is a new instance to cloud-init at its next boot.
   provisioner "clearwater-firstboot" {
+    force_ipv6      = var.force_ipv6
     hostname        = var.hostname
     ipv6_timeout    = var.ipv6_timeout
     on_missing_ipv6 = "fallback"
-  }
-
-  # The snapshot is a new instance to cloud-init at its next boot.
-  provisioner "shell" {
-    inline = ["sudo -n cloud-init clean --logs"]
   }
 }

@@ -49,7 +49,7 @@ variable "ssh_ip_version" {
 variable "base_user_data" {
   type        = string
   default     = ""
-  description = "A cloud-config file of your own for the build instance; the clearwater-userdata data source merges the toggle into it."
+  description = "A user-data file of your own for the build instance (SSH keys, a proxy...); it carries no Clearwater toggle: each lab's instances get theirs at boot."
 }
 
 variable "hostname" {
@@ -82,4 +82,10 @@ variable "ipv6_timeout" {
   type        = string
   default     = "45s"
   description = "How long the helper waits for IPv6 when IPv6 is forced, before falling back to IPv4."
+}
+
+variable "force_ipv6" {
+  type        = bool
+  default     = false
+  description = "Bake force_ipv6 into the image: every instance is forced to IPv6 unless its own user-data says clearwater: {force_ipv6: false}."
 }

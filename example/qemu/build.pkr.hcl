@@ -67,16 +67,6 @@ source "qemu" "aio" {
 build {
   sources = ["source.qemu.aio"]
 
-  # With passwordless sudo the provisioner's default execute_command works as is; for sudo that
-  # asks for a password, the documented override.
-  provisioner "clearwater-firstboot" {
-    hostname        = var.hostname
-    ipv4_wait       = var.ipv4_wait
-    ipv6_timeout    = var.ipv6_timeout
-    on_missing_ipv6 = "fallback"
-    execute_command = var.ssh_password == "" ? null : "${local.sudo} sh {{.Path}}"
-  }
-
   # Stand-in for Clearwater's install (see ../build.pkr.hcl), run as root through sudo.
   provisioner "shell" {
     environment_vars = [
@@ -86,5 +76,18 @@ build {
     ]
     execute_command = "chmod +x {{.Path}}; ${local.sudo} env {{.Vars}} {{.Path}}"
     script          = "${abspath(path.root)}/../scripts/clearwater-standin.sh"
+  }
+
+  # Last, after Clearwater's install: it disables upstream's auto-config that the packages
+  # install, and its reset removes what the build instance's user-data wrote. With passwordless
+  # sudo its default execute_command works as is; for sudo that asks for a password, the
+  # documented override.
+  provisioner "clearwater-firstboot" {
+    force_ipv6      = var.force_ipv6
+    hostname        = var.hostname
+    ipv4_wait       = var.ipv4_wait
+    ipv6_timeout    = var.ipv6_timeout
+    on_missing_ipv6 = "fallback"
+    execute_command = var.ssh_password == "" ? null : "${local.sudo} sh {{.Path}}"
   }
 }

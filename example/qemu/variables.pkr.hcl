@@ -113,3 +113,9 @@ variable "ipv6_timeout" {
   default     = "45s"
   description = "How long the helper waits for IPv6 when IPv6 is forced, before falling back to IPv4."
 }
+
+variable "force_ipv6" {
+  type        = bool
+  default     = false
+  description = "Bake force_ipv6 into the image: every instance is forced to IPv6 unless its own user-data says clearwater: {force_ipv6: false}."
+}

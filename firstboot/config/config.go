@@ -273,6 +273,13 @@ func (p *Partial) Put(key string, v any) error {
 	return nil
 }
 
+// Unset makes p not set key.
+func (p *Partial) Unset(key string) {
+	if i := slices.Index(Keys, key); i >= 0 {
+		reflect.ValueOf(p).Elem().Field(i).SetZero()
+	}
+}
+
 // Set lists the keys that p sets, in the documented order.
 func (p Partial) Set() []string {
 	var keys []string

@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -115,7 +116,7 @@ func TestLoadOrderAndUserDataDropIns(t *testing.T) {
 		{Name: "/etc/clearwater/firstboot.d/25-ud.yaml", Data: []byte("ipv4_wait: 2s\n")},
 		{Name: "/etc/clearwater/firstboot.d/40-bad.yaml", Data: []byte("force_ipv6: perhaps\n")},
 	}
-	c, warnings, err := Load(root, "", extra)
+	c, warnings, err := Load(root, "", Extra{DropIns: extra})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -130,17 +131,51 @@ func TestLoadOrderAndUserDataDropIns(t *testing.T) {
 	}
 }
 
+// TestLoadLastAndSkip: the user-data key's settings apply after every drop-in, whatever its name,
+// and an on-disk drop-in named in Skip does not count, with a warning that says why.
+func TestLoadLastAndSkip(t *testing.T) {
+	root := t.TempDir()
+	write(t, root, File, "hostname: base\n")
+	write(t, root, DropIn+"/90-clearwater-userdata.yaml", "force_ipv6: true\nipv4_wait: 7s\n")
+	write(t, root, DropIn+"/95-site.yaml", "hostname: site\n")
+	extra := Extra{
+		Last: []Source{{Name: "user-data key clearwater", Data: []byte("hostname: from-key\n")}},
+		Skip: map[string]string{DropIn + "/90-clearwater-userdata.yaml": "another instance's"},
+	}
+	c, warnings, err := Load(root, "", extra)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Hostname != "from-key" || c.Origin["hostname"] != "user-data key clearwater" {
+		t.Errorf("hostname %q from %q, want from-key from the key", c.Hostname, c.Origin["hostname"])
+	}
+	if c.ForceIPv6 || c.IPv4Wait != Default().IPv4Wait {
+		t.Errorf("the skipped drop-in counted: force %t ipv4_wait %s", c.ForceIPv6, c.IPv4Wait)
+	}
+	want := "ignored " + DropIn + "/90-clearwater-userdata.yaml: another instance's"
+	if !slices.Contains(warnings, want) {
+		t.Errorf("warnings %q lack %q", warnings, want)
+	}
+	// A bad key setting is a warning, never a failure.
+	extra.Last = []Source{{Name: "user-data key clearwater", Data: []byte("ipv4_wait: soon\n")}}
+	if _, warnings, err = Load(root, "", extra); err != nil || !slices.ContainsFunc(warnings, func(w string) bool {
+		return strings.Contains(w, "user-data key clearwater: ipv4_wait")
+	}) {
+		t.Errorf("a bad key setting: err %v, warnings %q", err, warnings)
+	}
+}
+
 func TestLoadBadBakedFileIsAnError(t *testing.T) {
 	root := t.TempDir()
 	write(t, root, DropIn+"/10-a.yaml", "probe_dhcp: 3\n")
-	_, _, err := Load(root, "", nil)
+	_, _, err := Load(root, "", Extra{})
 	if err == nil || !strings.Contains(err.Error(), "10-a.yaml: probe_dhcp") {
 		t.Fatalf("Load = %v, want an error naming 10-a.yaml and probe_dhcp", err)
 	}
 }
 
 func TestLoadMissingFilesGiveDefaults(t *testing.T) {
-	c, w, err := Load(t.TempDir(), "", nil)
+	c, w, err := Load(t.TempDir(), "", Extra{})
 	if err != nil || len(w) != 0 {
 		t.Fatal(err, w)
 	}

@@ -36,6 +36,8 @@ const (
 	noCloudMetaData     = "meta-data"
 
 	cloudInitCopyPath   = "/var/lib/cloud/instance/user-data.txt"
+	cloudInitInstances  = "/var/lib/cloud/instances"
+	cloudInitRecord     = "user-data.txt"
 	cloudInitInstanceID = "/var/lib/cloud/data/instance-id"
 	instanceDataJSON    = "/run/cloud-init/instance-data.json"
 	dmiProductUUID      = "/sys/class/dmi/id/product_uuid"
@@ -53,6 +55,8 @@ type Found struct {
 	Path string
 	// Data is the user-data, as read (userdata.Parse reads it).
 	Data []byte
+	// Instance is the id of the instance the user-data belongs to, where Recorded found it.
+	Instance string
 }
 
 // UserData finds the user-data, the first found winning:
@@ -238,6 +242,43 @@ func (d *discovery) copyPath() string {
 		return d.under(cloudInitCopyPath)
 	}
 	return filepath.Join(d.root, filepath.FromSlash(rel))
+}
+
+// Recorded returns the user-data that cloud-init recorded for every instance it ran on the system
+// under root (root/var/lib/cloud/instances/<id>/user-data.txt), in the order of their ids, each
+// with its Instance set; cloud-init keeps these after a new instance boots, so that they tell
+// what an earlier instance's user-data wrote. The notes say what could not be read.
+func Recorded(root string) ([]Found, []string) {
+	d := &discovery{root: root}
+	entries, err := rootfs.ReadDirIn(root, cloudInitInstances, 0)
+	if err != nil {
+		if !errors.Is(err, fs.ErrNotExist) {
+			d.note("cloud-init: %s not read: %v", d.under(cloudInitInstances), unwrapPath(err))
+		}
+		return nil, d.notes
+	}
+	var out []Found
+	for _, e := range entries {
+		name := path.Join(cloudInitInstances, e.Name(), cloudInitRecord)
+		data, err := d.read(name)
+		switch {
+		case errors.Is(err, fs.ErrNotExist):
+		case err != nil:
+			d.note("cloud-init: %s not read: %v", d.under(name), err)
+		default:
+			out = append(out, Found{Kind: KindCloudInit, Path: d.under(name), Data: data, Instance: e.Name()})
+		}
+	}
+	return out, d.notes
+}
+
+// CurrentInstance returns the id of the instance that is booting and where it was read, or ""
+// when unknown: cloud-init's record for this boot, root/run/cloud-init/instance-data.json
+// "v1.instance_id", else the SMBIOS system UUID (the instance uuid under OpenStack Nova). Run
+// after cloud-init's local stage, as the helper is, it is cloud-init's own choice.
+func CurrentInstance(root string) (id, from string) {
+	d := &discovery{root: root}
+	return d.currentInstanceID()
 }
 
 // currentInstanceID returns the id of the instance that is booting and where it was read, or

@@ -182,3 +182,20 @@ func ReadlinkIn(root, name string) (string, error) {
 		return t, nil
 	})
 }
+
+// RemoveIn removes the file name under the folder root, the folders up to it resolved
+// (ResolveParent): a symlink there is removed, not what it points to. A missing file matches
+// fs.ErrNotExist.
+func RemoveIn(root, name string) error {
+	_, err := in(root, func(r *os.Root) (struct{}, error) {
+		rel, err := ResolveParent(r, name)
+		if err != nil {
+			return struct{}{}, err
+		}
+		if err := r.Remove(rel); err != nil {
+			return struct{}{}, PathError("remove", name, err)
+		}
+		return struct{}{}, nil
+	})
+	return err
+}

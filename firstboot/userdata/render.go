@@ -6,20 +6,16 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
-	"path"
 	"reflect"
 
 	"github.com/clearwater-aio/packer-plugin-clearwater/firstboot/config"
 )
 
-// What Render writes and where.
+// What Render writes and how.
 const (
-	// DropInPath is the write_files drop-in that carries the helper's settings. Its name sorts
-	// after the usual baked drop-ins, so that per-instance settings win over baked ones.
-	DropInPath = config.DropIn + "/90-clearwater-userdata.yaml"
 	// ourMergeType is the Merge-Type header of the part that Render adds to MIME user-data: cloud-init
-	// then appends its write_files to the operator's instead of replacing them, and keeps every
-	// other key the operator set.
+	// then appends its write_files to the operator's instead of replacing them, merges its clearwater
+	// key into the operator's, and keeps every other key the operator set.
 	ourMergeType = "list(append)+dict(no_replace,recurse_list)+str()"
 	// maxEncoded is OpenStack Nova's limit on user_data, which it checks base64-encoded.
 	maxEncoded = 65535
@@ -28,20 +24,20 @@ const (
 	ContentTypeGzip      = "application/gzip"
 )
 
-// dropInHeader is the comment at the top of the rendered drop-in.
-const dropInHeader = "Helper settings from the clearwater-userdata datasource (packer-plugin-clearwater)."
-
-// Addition is what Render adds to user-data.
+// Addition is what Render adds to user-data. The toggle and the settings go under the
+// cloud-config key clearwater, which the helper reads from the booting instance's own user-data
+// at every boot and cloud-init writes nowhere: user-data handed to a build instance leaves
+// nothing in the image it becomes, and a snapshot of an instance carries nothing of its toggle.
 type Addition struct {
-	// ForceIPv6 is the toggle: nil says nothing about it; true renders a write_files entry for
-	// MarkerPath (cloud-init then creates upstream's marker too); false sets force_ipv6: false in
-	// the drop-in, which beats a baked config but not a marker file baked into the image.
+	// ForceIPv6 is the toggle: nil says nothing about it; true or false is clearwater.force_ipv6,
+	// which beats everything baked into the image (a marker file, the helper's config).
 	ForceIPv6 *bool
-	// OverrideMarker, with ForceIPv6 false, also renders the key clearwater: {force_ipv6: false},
-	// the only user-data form that beats a marker file baked into the image.
-	OverrideMarker bool
-	// Settings are the helper's settings, rendered as the write_files drop-in DropInPath through
-	// config.Render. Settings.ForceIPv6 must be nil: the toggle is ForceIPv6.
+	// UpstreamMarker, with ForceIPv6 true, also renders a write_files entry for MarkerPath: for an
+	// image without the helper, whose upstream script reads only the marker file. cloud-init
+	// writes that file into the instance, so it is not for a build instance.
+	UpstreamMarker bool
+	// Settings are the helper's settings, rendered under the clearwater key. Settings.ForceIPv6
+	// must be nil: the toggle is ForceIPv6.
 	Settings config.Partial
 }
 
@@ -56,21 +52,18 @@ type Rendered struct {
 	// SourceNone).
 	ForceIPv6   bool
 	ForceSource Source
-	// Settings is what the drop-in DropInPath sets (ForceIPv6 included when the toggle is false);
-	// zero when Render wrote no drop-in.
+	// Settings is what the clearwater key sets, force_ipv6 included; zero when Render added no key.
 	Settings config.Partial
 }
 
 // additions is what Render writes, decided from the Addition and the base.
 type additions struct {
-	marker   bool            // a write_files entry for MarkerPath
-	key      *bool           // clearwater: {force_ipv6: *key}
-	dropIn   *config.Partial // the drop-in DropInPath
-	dropData []byte          // its rendered content
+	marker bool            // a write_files entry for MarkerPath
+	key    *config.Partial // what to add under the clearwater key
 }
 
-func (a additions) writeFiles() bool { return a.marker || a.dropIn != nil }
-func (a additions) empty() bool      { return !a.writeFiles() && a.key == nil }
+func (a additions) writeFiles() bool { return a.marker }
+func (a additions) empty() bool      { return !a.marker && a.key == nil }
 
 // Render adds the toggle and the helper's settings to base, user-data in any format cloud-init
 // accepts (empty for none), without dropping a byte of the operator's content: a cloud-config base
@@ -112,7 +105,7 @@ func Render(base []byte, add Addition, gz bool) (r Rendered, err error) {
 	if err != nil {
 		return Rendered{}, err
 	}
-	if err := readBack(&out, add, ours); err != nil {
+	if err := readBack(&out, add); err != nil {
 		return Rendered{}, err
 	}
 	return finish(out, gz)
@@ -123,106 +116,80 @@ func checkAddition(add Addition) error {
 	if add.Settings.ForceIPv6 != nil {
 		return errors.New("settings must not carry force_ipv6: the toggle is ForceIPv6")
 	}
-	if add.OverrideMarker && (add.ForceIPv6 == nil || *add.ForceIPv6) {
-		return errors.New("override_marker needs force_ipv6 = false: it overrides a baked marker file with false")
+	if add.UpstreamMarker && (add.ForceIPv6 == nil || !*add.ForceIPv6) {
+		return errors.New("upstream_marker needs force_ipv6 = true: the marker file can only force IPv6")
 	}
 	return nil
 }
 
-// plan decides what to write, and refuses what the base says against it: a clearwater key or a
-// marker entry of another value, a drop-in of our name, or a drop-in that applies after ours and
-// sets one of our keys to another value.
+// plan decides what to write, and refuses what the base says against it: a clearwater key whose
+// force_ipv6 or setting has another value, or a marker entry with force_ipv6 false (cloud-init
+// would still write the marker into the instance).
 func plan(add Addition, view Result) (additions, error) {
 	var a additions
+	p := add.Settings
 	if f := add.ForceIPv6; f != nil {
 		if view.Force != nil && *view.Force != *f {
 			return a, fmt.Errorf("base_user_data sets %s.%s: %t, which contradicts force_ipv6 = %t", configKey, forceKey, *view.Force, *f)
 		}
 		if view.Marker && !*f {
-			return a, fmt.Errorf("base_user_data has a write_files entry for %s, which forces IPv6 and contradicts force_ipv6 = false", MarkerPath)
+			return a, fmt.Errorf("base_user_data has a write_files entry for %s, which forces IPv6 and contradicts force_ipv6 = false: remove the entry", MarkerPath)
 		}
-		a.marker = *f && !view.Marker && view.Force == nil
-		if !*f && add.OverrideMarker && view.Force == nil {
-			a.key = f
+		a.marker = add.UpstreamMarker && !view.Marker
+		if view.Force == nil {
+			p.ForceIPv6 = f
 		}
 	}
-	p := add.Settings
-	if f := add.ForceIPv6; f != nil && !*f {
-		p.ForceIPv6 = f
-	}
-	if reflect.ValueOf(p).IsZero() {
-		return a, nil
-	}
-	data, err := config.Render(dropInHeader, p)
-	if err != nil {
+	if err := p.Validate(); err != nil {
 		return a, err
 	}
-	if err := checkDropIns(view.DropIns, p); err != nil {
-		return a, err
-	}
-	a.dropIn, a.dropData = &p, data
-	return a, nil
-}
-
-// checkDropIns refuses base drop-ins that would overwrite ours or undo one of its settings.
-func checkDropIns(dropIns []config.Source, ours config.Partial) error {
-	name := path.Base(DropInPath)
-	for _, s := range dropIns {
-		base := path.Base(s.Name)
-		if base == name {
-			return fmt.Errorf("base_user_data already writes %s: it would be overwritten; rename it or pass its settings to the datasource", s.Name)
-		}
-		if base < name {
-			continue // applies before ours: ours override it, as meant
-		}
-		theirs, err := config.Parse(s.Name, s.Data)
-		if err != nil {
-			continue // the helper ignores a bad user-data drop-in (with a warning)
-		}
-		if key, ok := conflict(ours, theirs); ok {
-			return fmt.Errorf("base_user_data writes %s, which applies after %s and sets %s to another value than the datasource's", s.Name, DropInPath, key)
+	theirs := config.Partial{}
+	if view.Settings != nil {
+		if parsed, err := config.Parse(SettingsName, view.Settings.Data); err == nil {
+			theirs = parsed
 		}
 	}
-	return nil
-}
-
-// conflict names the first key that both set, to different values.
-func conflict(a, b config.Partial) (string, bool) {
 	for _, k := range config.Keys {
-		x, y := a.Value(k), b.Value(k)
-		if x != nil && y != nil && !reflect.DeepEqual(x, y) {
-			return k, true
+		x, y := p.Value(k), theirs.Value(k)
+		switch {
+		case x == nil || y == nil:
+		case !reflect.DeepEqual(x, y):
+			return a, fmt.Errorf("base_user_data sets %s.%s to another value than the datasource's %s", configKey, k, k)
+		default:
+			p.Unset(k) // the base says it already
 		}
 	}
-	return "", false
+	if !reflect.ValueOf(p).IsZero() {
+		a.key = &p
+	}
+	return a, nil
 }
 
 // readBack reads the rendered user-data with the helper's own parser, which merges parts as
 // cloud-init does, fills in what the helper will see, and makes sure that it is what was asked: a
 // base whose write_files or clearwater key keeps ours from being merged in is caught here.
-func readBack(out *Rendered, add Addition, a additions) error {
+func readBack(out *Rendered, add Addition) error {
 	p := Parse(out.Data)
 	out.ForceIPv6, out.ForceSource = p.Toggle()
 	const why = "the helper would not read it back from the merged user-data: base_user_data's write_files must be a list and its clearwater key a mapping, or cloud-init does not merge the datasource's in"
-	if f := add.ForceIPv6; f != nil && out.ForceIPv6 != *f {
+	if f := add.ForceIPv6; f != nil && (out.ForceIPv6 != *f || out.ForceSource != SourceKey) {
 		return fmt.Errorf("force_ipv6 = %t: %s (it reads %t from %s)", *f, why, out.ForceIPv6, out.ForceSource)
 	}
-	if add.OverrideMarker && out.ForceSource != SourceKey {
-		return fmt.Errorf("override_marker: %s", why)
+	if add.UpstreamMarker && !p.Marker {
+		return fmt.Errorf("upstream_marker: %s", why)
 	}
-	if a.dropIn == nil {
-		return nil
-	}
-	var data []byte
-	found := false
-	for _, d := range p.DropIns {
-		if d.Name == DropInPath {
-			data, found = d.Data, true
+	got := config.Partial{}
+	if p.Settings != nil {
+		var err error
+		if got, err = config.Parse(SettingsName, p.Settings.Data); err != nil {
+			return fmt.Errorf("settings: %s: %v", why, err)
 		}
 	}
-	got, err := config.Parse(DropInPath, data)
-	if !found || err != nil || !reflect.DeepEqual(got, *a.dropIn) {
-		return fmt.Errorf("settings: %s", why)
+	got.ForceIPv6 = p.Force
+	for _, k := range add.Settings.Set() {
+		if !reflect.DeepEqual(got.Value(k), add.Settings.Value(k)) {
+			return fmt.Errorf("settings: %s (%s.%s)", why, configKey, k)
+		}
 	}
 	out.Settings = got
 	return nil

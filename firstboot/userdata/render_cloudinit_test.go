@@ -3,14 +3,17 @@ package userdata
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
 	"math/rand"
 	"os"
 	"os/exec"
-	"path"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
+
+	"gopkg.in/yaml.v3"
 
 	"github.com/clearwater-aio/packer-plugin-clearwater/firstboot/config"
 )
@@ -101,7 +104,7 @@ def one(fn):
             if os.path.dirname(p) == '/etc/clearwater/firstboot.d' and p.endswith('.yaml'):
                 c = extract_contents(e.get('content', ''), e.get('encoding', ''))
                 dropins.append({'path': p, 'content': c.decode() if isinstance(c, bytes) else c})
-    return {'force': force, 'files': files, 'dropins': dropins}
+    return {'force': force, 'files': files, 'dropins': dropins, 'clearwater': cw if isinstance(cw, dict) else None}
 
 out = {}
 for fn in sys.argv[1:]:
@@ -119,7 +122,24 @@ type mergeView struct {
 		Path    string `json:"path"`
 		Content string `json:"content"`
 	} `json:"dropins"`
-	Error string `json:"error"`
+	Clearwater map[string]any `json:"clearwater"`
+	Error      string         `json:"error"`
+}
+
+// settings are the clearwater key's settings in cloud-init's merged view (force_ipv6 and keys
+// the helper does not know aside), as the helper's config reads them.
+func (v mergeView) settings() (*config.Source, error) {
+	m := maps.Clone(v.Clearwater)
+	delete(m, forceKey)
+	maps.DeleteFunc(m, func(k string, _ any) bool { return !slices.Contains(config.Keys, k) }) // the helper ignores them
+	if len(m) == 0 {
+		return nil, nil
+	}
+	data, err := yaml.Marshal(m)
+	if err != nil {
+		return nil, err
+	}
+	return &config.Source{Name: SettingsName, Data: data, Soft: true}, nil
 }
 
 // toggle is the helper's precedence on cloud-init's merged view.
@@ -128,7 +148,8 @@ func (v mergeView) toggle() (bool, Source) {
 	for _, d := range v.DropIns {
 		srcs = append(srcs, config.Source{Name: d.Path, Data: []byte(d.Content), Soft: true})
 	}
-	return Result{Force: v.Force, Marker: containsString(v.Files, MarkerPath), DropIns: srcs}.Toggle()
+	settings, _ := v.settings()
+	return Result{Force: v.Force, Marker: containsString(v.Files, MarkerPath), DropIns: srcs, Settings: settings}.Toggle()
 }
 
 func containsString(list []string, s string) bool {
@@ -203,18 +224,22 @@ func TestRenderAgainstCloudInit(t *testing.T) {
 			if force, src := out.toggle(); force != c.out.ForceIPv6 || src != c.out.ForceSource {
 				t.Errorf("cloud-init's merged config gives force %t from %s; Render reports %t from %s\nbase %q\nout %q", force, src, c.out.ForceIPv6, c.out.ForceSource, c.base, c.out.Data)
 			}
-			var ours *config.Partial
-			for _, d := range out.DropIns {
-				if d.Path == DropInPath {
-					p, err := config.Parse(d.Path, []byte(d.Content))
-					if err != nil {
-						t.Fatalf("cloud-init writes a drop-in that the helper rejects: %v", err)
-					}
-					ours = &p
+			for _, f := range out.Files {
+				if !containsString(base.Files, f) && !(c.add.UpstreamMarker && f == MarkerPath) {
+					t.Errorf("cloud-init writes %s into the instance from what Render added", f)
 				}
 			}
-			if !reflect.ValueOf(c.out.Settings).IsZero() && (ours == nil || !reflect.DeepEqual(*ours, c.out.Settings)) {
-				t.Errorf("cloud-init writes %s as %v, Render reports %s", path.Base(DropInPath), ours, showPartial(c.out.Settings))
+			got := config.Partial{}
+			src, err := out.settings()
+			if err == nil && src != nil {
+				got, err = config.Parse(src.Name, src.Data)
+			}
+			if err != nil {
+				t.Fatalf("cloud-init's clearwater key is not what the helper reads: %v", err)
+			}
+			got.ForceIPv6 = out.Force
+			if !reflect.DeepEqual(got, c.out.Settings) {
+				t.Errorf("cloud-init's clearwater key reads as %s, Render reports %s", showPartial(got), showPartial(c.out.Settings))
 			}
 		})
 	}

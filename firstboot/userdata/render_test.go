@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -115,10 +116,10 @@ var renderAdditions = []struct {
 	{"nothing", Addition{}},
 	{"true", Addition{ForceIPv6: ref(true)}},
 	{"false", Addition{ForceIPv6: ref(false)}},
-	{"false override", Addition{ForceIPv6: ref(false), OverrideMarker: true}},
+	{"true upstream marker", Addition{ForceIPv6: ref(true), UpstreamMarker: true}},
 	{"settings", Addition{Settings: config.Partial{IPv6Timeout: dur(time.Minute), Hostname: ref("cw-lab")}}},
 	{"true settings", Addition{ForceIPv6: ref(true), Settings: config.Partial{OnMissingIPv6: ref(config.Fail), IgnoreInterfaces: &[]string{"docker*", "ens9"}}}},
-	{"false override settings", Addition{ForceIPv6: ref(false), OverrideMarker: true, Settings: config.Partial{PublicIP: ref("2001:db8::10"), ProbeDHCP: ref(false)}}},
+	{"false settings", Addition{ForceIPv6: ref(false), Settings: config.Partial{PublicIP: ref("2001:db8::10"), ProbeDHCP: ref(false)}}},
 }
 
 // TestRenderEveryBase renders every addition into every base, and checks that the helper's parser
@@ -138,6 +139,7 @@ func TestRenderEveryBase(t *testing.T) {
 					t.Fatalf("Render: %v", err)
 				}
 				checkRoundTrip(t, r, a.add)
+				checkWritesNothingNew(t, b.data, r.Data, a.add)
 				checkBaseKept(t, b.data, r.Data)
 				checkContentType(t, r)
 			})
@@ -154,7 +156,11 @@ func wantToggle(p Result) (bool, Source) {
 	if p.Marker {
 		return true, SourceWriteFiles
 	}
-	cfg, _, _ := config.Merge(config.SortDropIns(p.DropIns))
+	sources := config.SortDropIns(p.DropIns)
+	if p.Settings != nil {
+		sources = append(sources, *p.Settings)
+	}
+	cfg, _, _ := config.Merge(sources)
 	if _, ok := cfg.Origin["force_ipv6"]; ok {
 		return cfg.ForceIPv6, SourceConfig
 	}
@@ -173,37 +179,43 @@ func checkRoundTrip(t *testing.T, r Rendered, add Addition) {
 	if add.ForceIPv6 != nil && r.ForceIPv6 != *add.ForceIPv6 {
 		t.Errorf("asked force_ipv6 = %t, the helper reads %t (%s)", *add.ForceIPv6, r.ForceIPv6, r.ForceSource)
 	}
-	if add.OverrideMarker && (p.Force == nil || *p.Force) {
-		t.Errorf("override_marker: the helper reads clearwater.force_ipv6 = %s, want false", show(p.Force))
+	if add.UpstreamMarker && !p.Marker {
+		t.Errorf("upstream_marker: the user-data writes no %s", MarkerPath)
 	}
-	var ours *config.Source
-	for i := range p.DropIns {
-		if p.DropIns[i].Name == DropInPath {
-			ours = &p.DropIns[i]
+	got := config.Partial{ForceIPv6: p.Force}
+	if p.Settings != nil {
+		var err error
+		if got, err = config.Parse(p.Settings.Name, p.Settings.Data); err != nil {
+			t.Fatalf("the clearwater key's settings do not parse back: %v", err)
 		}
-	}
-	if reflect.ValueOf(r.Settings).IsZero() {
-		if ours != nil {
-			t.Errorf("no settings reported, but the user-data writes %s", DropInPath)
-		}
-		return
-	}
-	if ours == nil {
-		t.Fatalf("settings reported, but Parse finds no %s\n%s", DropInPath, r.Data)
-	}
-	got, err := config.Parse(ours.Name, ours.Data)
-	if err != nil {
-		t.Fatalf("the drop-in does not parse back: %v", err)
+		got.ForceIPv6 = p.Force
 	}
 	if !reflect.DeepEqual(got, r.Settings) {
-		t.Errorf("the drop-in reads back as %s, Render reports %s", showPartial(got), showPartial(r.Settings))
+		t.Errorf("the clearwater key reads back as %s, Render reports %s", showPartial(got), showPartial(r.Settings))
 	}
 	want := add.Settings
-	if add.ForceIPv6 != nil && !*add.ForceIPv6 {
-		want.ForceIPv6 = ref(false)
+	want.ForceIPv6 = add.ForceIPv6
+	for _, k := range want.Set() {
+		if !reflect.DeepEqual(want.Value(k), r.Settings.Value(k)) {
+			t.Errorf("asked %s = %v, the helper reads %v", k, want.Value(k), r.Settings.Value(k))
+		}
 	}
-	if !reflect.DeepEqual(r.Settings, want) {
-		t.Errorf("Render reports settings %s, asked %s", showPartial(r.Settings), showPartial(want))
+}
+
+// checkWritesNothingNew checks the heart of the per-instance toggle: what Render adds makes
+// cloud-init write no file into the instance (it all rides under the clearwater key, read at
+// every boot), but upstream's marker where asked. A build instance's user-data then leaves
+// nothing in its image.
+func checkWritesNothingNew(t *testing.T, base, out []byte, add Addition) {
+	t.Helper()
+	if isGzip(base) {
+		base, _ = (&budget{maxDecompressed}).gunzip(base)
+	}
+	was, now := Parse(base).Writes(), Parse(out).Writes()
+	for _, p := range now {
+		if !slices.Contains(was, p) && !(add.UpstreamMarker && p == MarkerPath) {
+			t.Errorf("the rendered user-data makes cloud-init write %s into the instance:\n%s", p, out)
+		}
 	}
 }
 
@@ -312,8 +324,8 @@ func TestRenderEmptyBaseIsPlainCloudConfig(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := ourHeader + "write_files:\n  - path: /etc/clearwater/force_ipv6\n    content: \"\"\n"
-	if string(r.Data) != want || r.ContentType != TypeCloudConfig || !r.ForceIPv6 || r.ForceSource != SourceWriteFiles {
+	want := ourHeader + "clearwater:\n  force_ipv6: true\n"
+	if string(r.Data) != want || r.ContentType != TypeCloudConfig || !r.ForceIPv6 || r.ForceSource != SourceKey {
 		t.Errorf("got %q (%s, %t, %s), want %q", r.Data, r.ContentType, r.ForceIPv6, r.ForceSource, want)
 	}
 }
@@ -353,14 +365,15 @@ func TestRenderAgreeingBaseKeptAsIs(t *testing.T) {
 	if bytes.Count(r.Data, []byte(MarkerPath)) != 1 || !r.ForceIPv6 || r.ForceSource != SourceKey {
 		t.Errorf("an agreeing toggle must be kept once, as it is (%t %s):\n%s", r.ForceIPv6, r.ForceSource, r.Data)
 	}
-	r, err = Render([]byte("#cloud-config\nclearwater: {force_ipv6: false}\n"), Addition{ForceIPv6: ref(false), OverrideMarker: true}, false)
+	base = "#cloud-config\nclearwater: {force_ipv6: false, hostname: lab}\n"
+	r, err = Render([]byte(base), Addition{ForceIPv6: ref(false), Settings: config.Partial{Hostname: ref("lab")}}, false)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if bytes.Count(r.Data, []byte("force_ipv6: false")) != 2 { // theirs, and the drop-in's
-		t.Errorf("want the operator's key once and the drop-in:\n%s", r.Data)
+	if string(r.Data) != base {
+		t.Errorf("an agreeing key must be kept as it is:\n%s", r.Data)
 	}
-	checkRoundTrip(t, r, Addition{ForceIPv6: ref(false), OverrideMarker: true})
+	checkRoundTrip(t, r, Addition{ForceIPv6: ref(false), Settings: config.Partial{Hostname: ref("lab")}})
 }
 
 func TestRenderErrors(t *testing.T) {
@@ -373,27 +386,25 @@ func TestRenderErrors(t *testing.T) {
 	}{
 		{"key true vs false", "#cloud-config\nclearwater: {force_ipv6: true}\n", Addition{ForceIPv6: ref(false)}, []string{"clearwater.force_ipv6: true", "contradicts force_ipv6 = false"}},
 		{"key false vs true", "#cloud-config\nclearwater:\n  force_ipv6: no\n", Addition{ForceIPv6: ref(true)}, []string{"clearwater.force_ipv6: false", "contradicts force_ipv6 = true"}},
-		{"marker vs false", "#cloud-config\nwrite_files:\n- path: /etc/clearwater/../clearwater/force_ipv6\n", Addition{ForceIPv6: ref(false), OverrideMarker: true}, []string{"write_files entry for /etc/clearwater/force_ipv6", "contradicts force_ipv6 = false"}},
+		{"marker vs false", "#cloud-config\nwrite_files:\n- path: /etc/clearwater/../clearwater/force_ipv6\n", Addition{ForceIPv6: ref(false)}, []string{"write_files entry for /etc/clearwater/force_ipv6", "contradicts force_ipv6 = false"}},
+		{"key setting vs ours", "#cloud-config\nclearwater: {hostname: theirs}\n", Addition{Settings: config.Partial{Hostname: ref("mine")}}, []string{"clearwater.hostname", "another value"}},
 		{"MIME key vs false", string(readTestdata("make-mime.txt")), Addition{ForceIPv6: ref(false)}, []string{"contradicts force_ipv6 = false"}},
-		{"archive write_files null", "#cloud-config-archive\n- type: text/cloud-config\n  content: \"write_files:\\n\"\n", Addition{Settings: config.Partial{Hostname: ref("h")}}, []string{"settings: the helper would not read it back", "must be a list"}},
-		{"jinja write_files null", "## template: jinja\n#cloud-config\nwrite_files:\n", Addition{ForceIPv6: ref(true)}, []string{"force_ipv6 = true: the helper would not read it back"}},
-		{"later drop-in undoes ours", "#cloud-config\nwrite_files:\n- path: /etc/clearwater/firstboot.d/95-site.yaml\n  content: 'hostname: other'\n", Addition{Settings: config.Partial{Hostname: ref("mine")}}, []string{"95-site.yaml", "applies after", "hostname"}},
-		{"later drop-in undoes false", "#cloud-config\nwrite_files:\n- path: /etc/clearwater/firstboot.d/99-x.yaml\n  content: 'force_ipv6: true'\n", Addition{ForceIPv6: ref(false)}, []string{"99-x.yaml", "force_ipv6"}},
-		{"our drop-in name taken", "#cloud-config\nwrite_files:\n- path: " + DropInPath + "\n  content: 'hostname: a'\n", Addition{Settings: config.Partial{ProbeDHCP: ref(true)}}, []string{"already writes " + DropInPath}},
+		{"archive write_files null", "#cloud-config-archive\n- type: text/cloud-config\n  content: \"write_files:\\n\"\n", Addition{ForceIPv6: ref(true), UpstreamMarker: true}, []string{"upstream_marker: the helper would not read it back", "must be a list"}},
+		{"jinja write_files null", "## template: jinja\n#cloud-config\nwrite_files:\n", Addition{ForceIPv6: ref(true), UpstreamMarker: true}, []string{"upstream_marker: the helper would not read it back"}},
 		{"bad setting", "", Addition{Settings: config.Partial{OnMissingIPv6: ref("maybe")}}, []string{"on_missing_ipv6", `"maybe"`, "fallback", "fail"}},
 		{"settings carry the toggle", "", Addition{Settings: config.Partial{ForceIPv6: ref(true)}}, []string{"toggle is ForceIPv6"}},
-		{"override without false", "", Addition{ForceIPv6: ref(true), OverrideMarker: true}, []string{"override_marker needs force_ipv6 = false"}},
-		{"override unset", "", Addition{OverrideMarker: true}, []string{"override_marker"}},
+		{"upstream marker with false", "", Addition{ForceIPv6: ref(false), UpstreamMarker: true}, []string{"upstream_marker needs force_ipv6 = true"}},
+		{"upstream marker unset", "", Addition{UpstreamMarker: true}, []string{"upstream_marker"}},
 		{"BOM", "\ufeff#cloud-config\nhostname: a\n", Addition{ForceIPv6: ref(true)}, []string{"byte-order mark"}},
 		{"no header", "hostname: a\n", Addition{ForceIPv6: ref(true)}, []string{`"hostname: a"`, "cloud-init would ignore it"}},
 		{"bad YAML", "#cloud-config\nhostname: [a\n", Addition{ForceIPv6: ref(true)}, []string{"#cloud-config but", "YAML"}},
 		{"two documents", "#cloud-config\na: 1\n---\nb: 2\n", Addition{ForceIPv6: ref(true)}, []string{"more than one YAML document"}},
 		{"not a mapping", "#cloud-config\n- a\n", Addition{ForceIPv6: ref(true)}, []string{"not a YAML mapping"}},
-		{"write_files a string", "#cloud-config\nwrite_files: nope\n", Addition{ForceIPv6: ref(true)}, []string{"write_files is the string", "not a list"}},
-		{"write_files an alias", "#cloud-config\nx: &f\n- path: /a\nwrite_files: *f\n", Addition{ForceIPv6: ref(true)}, []string{"write_files is a YAML alias"}},
-		{"write_files from a merge key", "#cloud-config\nbase: &b\n  write_files: [{path: /a}]\n<<: *b\n", Addition{ForceIPv6: ref(true)}, []string{"merge key"}},
-		{"clearwater not a mapping", "#cloud-config\nclearwater: yes\n", Addition{ForceIPv6: ref(false), OverrideMarker: true}, []string{"clearwater is", "not a mapping"}},
-		{"MIME clearwater a YAML 1.1 bool", "MIME-Version: 1.0\nContent-Type: text/cloud-config\n\n#cloud-config\nclearwater: on\n", Addition{ForceIPv6: ref(false), OverrideMarker: true}, []string{"override_marker", "clearwater key a mapping"}},
+		{"write_files a string", "#cloud-config\nwrite_files: nope\n", Addition{ForceIPv6: ref(true), UpstreamMarker: true}, []string{"write_files is the string", "not a list"}},
+		{"write_files an alias", "#cloud-config\nx: &f\n- path: /a\nwrite_files: *f\n", Addition{ForceIPv6: ref(true), UpstreamMarker: true}, []string{"write_files is a YAML alias"}},
+		{"write_files from a merge key", "#cloud-config\nbase: &b\n  write_files: [{path: /a}]\n<<: *b\n", Addition{ForceIPv6: ref(true), UpstreamMarker: true}, []string{"merge key"}},
+		{"clearwater not a mapping", "#cloud-config\nclearwater: yes\n", Addition{ForceIPv6: ref(false)}, []string{"clearwater is", "not a mapping"}},
+		{"MIME clearwater a YAML 1.1 bool", "MIME-Version: 1.0\nContent-Type: text/cloud-config\n\n#cloud-config\nclearwater: on\n", Addition{ForceIPv6: ref(false)}, []string{"force_ipv6 = false", "clearwater key a mapping"}},
 		{"gzip broken", "\x1f\x8bnot gzip", Addition{ForceIPv6: ref(true)}, []string{"does not decompress"}},
 		{"MIME not UTF-8", "MIME-Version: 1.0\nContent-Type: text/plain\n\n\xff\xfe\n", Addition{ForceIPv6: ref(true)}, []string{"not readable user-data", "UTF-8"}},
 		{"size", big, Addition{ForceIPv6: ref(true)}, []string{"over OpenStack's limit of 65535 bytes", "base64-encoded"}},
@@ -558,7 +569,6 @@ func genAddition(rng *rand.Rand) Addition {
 		a.ForceIPv6 = ref(true)
 	case 1:
 		a.ForceIPv6 = ref(false)
-		a.OverrideMarker = rng.Intn(2) == 0
 	}
 	if rng.Intn(2) == 0 {
 		a.Settings.Hostname = ref([]string{"cw-aio", "lab-2"}[rng.Intn(2)])
@@ -585,14 +595,10 @@ func expectedError(base []byte, add Addition) bool {
 	if f := add.ForceIPv6; f != nil && (p.Force != nil && *p.Force != *f || p.Marker && !*f) {
 		return true
 	}
-	for _, d := range p.DropIns {
-		if strings.Contains(d.Name, "95-late") {
-			theirs, _ := config.Parse(d.Name, d.Data)
-			ours := add.Settings
-			if add.ForceIPv6 != nil && !*add.ForceIPv6 {
-				ours.ForceIPv6 = add.ForceIPv6
-			}
-			if _, ok := conflict(ours, theirs); ok {
+	if p.Settings != nil {
+		theirs, _ := config.Parse(p.Settings.Name, p.Settings.Data)
+		for _, k := range add.Settings.Set() {
+			if v := theirs.Value(k); v != nil && !reflect.DeepEqual(v, add.Settings.Value(k)) {
 				return true
 			}
 		}

@@ -6,6 +6,8 @@ import (
 	"fmt"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/clearwater-aio/packer-plugin-clearwater/firstboot/config"
 )
 
 // ourHeader opens the cloud-config that Render writes on its own.
@@ -18,7 +20,11 @@ func (a additions) cloudConfig() ([]byte, error) {
 		root.Content = append(root.Content, strNode("write_files"), &yaml.Node{Kind: yaml.SequenceNode, Content: a.fileNodes()})
 	}
 	if a.key != nil {
-		root.Content = append(root.Content, strNode(configKey), a.keyNode())
+		key, err := a.keyNode()
+		if err != nil {
+			return nil, err
+		}
+		root.Content = append(root.Content, strNode(configKey), key)
 	}
 	if len(root.Content) == 0 {
 		return []byte(ourHeader + "{}\n"), nil // an empty mapping: cloud-init's schema wants one
@@ -36,15 +42,20 @@ func (a additions) fileNodes() []*yaml.Node {
 	if a.marker {
 		entries = append(entries, mapNode("path", strNode(MarkerPath), "content", &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Value: "", Style: yaml.DoubleQuotedStyle}))
 	}
-	if a.dropIn != nil {
-		content := &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Value: string(a.dropData), Style: yaml.LiteralStyle}
-		entries = append(entries, mapNode("path", strNode(DropInPath), "permissions", &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Value: "0644", Style: yaml.SingleQuotedStyle}, "content", content))
-	}
 	return entries
 }
 
-func (a additions) keyNode() *yaml.Node {
-	return mapNode(forceKey, &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!bool", Value: fmt.Sprint(*a.key)})
+// keyNode is what we add under the clearwater key, written as the helper's config file writes it.
+func (a additions) keyNode() (*yaml.Node, error) {
+	data, err := config.Render("", *a.key)
+	if err != nil {
+		return nil, err
+	}
+	var doc yaml.Node
+	if err := yaml.Unmarshal(data, &doc); err != nil {
+		return nil, err
+	}
+	return docRoot(&doc), nil
 }
 
 func strNode(s string) *yaml.Node { return &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Value: s} }
@@ -153,17 +164,21 @@ func appendTo(root *yaml.Node, key string, entries []*yaml.Node) error {
 	return nil
 }
 
-// addKey sets clearwater.force_ipv6, adding the key or the field. The base's own force_ipv6 was
-// already checked (a contradiction is an error, an agreement writes nothing).
+// addKey adds our settings under the clearwater key, adding the key or its fields. The base's
+// own values were already checked (a contradiction is an error, an agreement writes nothing).
 func addKey(root *yaml.Node, a additions) error {
+	ours, err := a.keyNode()
+	if err != nil {
+		return err
+	}
 	own, merged := ownValue(root, configKey)
 	switch {
 	case merged:
 		return fmt.Errorf("base_user_data's %s comes from a YAML merge key (<<): write it as a plain key", configKey)
 	case own == nil:
-		root.Content = append(root.Content, strNode(configKey), a.keyNode())
+		root.Content = append(root.Content, strNode(configKey), ours)
 	case own.Kind == yaml.MappingNode:
-		own.Content = append(own.Content, a.keyNode().Content...)
+		own.Content = append(own.Content, ours.Content...)
 	default:
 		return fmt.Errorf("base_user_data's %s is %s, not a mapping such as {%s: false}", configKey, describe(own), forceKey)
 	}

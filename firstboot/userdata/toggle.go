@@ -49,9 +49,38 @@ func Toggle(ud Result, marker bool, cfg config.Config) (bool, Source) {
 }
 
 // Toggle is the toggle that r alone says: Toggle with no marker file and no baked config, only
-// r's drop-ins (in the order they apply). A marker file or config baked into the image decides
-// only when the source is SourceNone.
+// r's drop-ins and settings (in the order they apply). A marker file or config baked into the
+// image decides only when the source is SourceNone.
 func (r Result) Toggle() (bool, Source) {
-	cfg, _, _ := config.Merge(config.SortDropIns(r.DropIns))
+	cfg, _, _ := config.Merge(r.configSources())
 	return Toggle(r, false, cfg)
+}
+
+// Config is what r adds to the helper's config: its write_files drop-ins, and the clearwater key's
+// settings, which apply after every drop-in.
+func (r Result) Config() config.Extra {
+	var last []config.Source
+	if r.Settings != nil {
+		last = append(last, *r.Settings)
+	}
+	return config.Extra{DropIns: r.DropIns, Last: last}
+}
+
+// configSources are r's config sources in the order they apply.
+func (r Result) configSources() []config.Source {
+	x := r.Config()
+	return append(config.SortDropIns(x.DropIns), x.Last...)
+}
+
+// Writes lists the files of the helper's toggle and config that cloud-init writes from r's
+// write_files (MarkerPath, drop-ins), by their cleaned paths, in order.
+func (r Result) Writes() []string {
+	var out []string
+	if r.Marker {
+		out = append(out, MarkerPath)
+	}
+	for _, d := range r.DropIns {
+		out = append(out, d.Name)
+	}
+	return out
 }

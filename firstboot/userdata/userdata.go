@@ -43,6 +43,9 @@ const (
 	configKey  = "clearwater"
 	forceKey   = "force_ipv6"
 	MarkerPath = "/etc/clearwater/force_ipv6"
+	// SettingsName names the clearwater key's settings in the helper's messages and its
+	// config's Origin.
+	SettingsName = "user-data key " + configKey
 )
 
 // Result is what the helper learns from one user-data blob.
@@ -55,6 +58,9 @@ type Result struct {
 	// DropIns are write_files entries at config.DropIn/*.yaml: Name is the cleaned path, Data the
 	// decoded content; Soft is set, as they arrived through user-data.
 	DropIns []config.Source
+	// Settings are the clearwater key's settings but force_ipv6, as a soft source named
+	// SettingsName that applies after every drop-in; nil when the key has none.
+	Settings *config.Source
 	// Parts lists every part seen, in order.
 	Parts []Part
 	// Notes are for a person: what was seen and not interpreted, what was unreadable and why.

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"path"
+	"slices"
 	"strings"
 
 	"gopkg.in/yaml.v3"
@@ -11,7 +12,9 @@ import (
 	"github.com/clearwater-aio/packer-plugin-clearwater/firstboot/config"
 )
 
-// toggle reads the clearwater: {force_ipv6: bool} key of the merged cloud-config.
+// toggle reads the merged cloud-config's clearwater key: force_ipv6 is the toggle, and every other
+// key is one of the helper's settings (Settings), so that an instance's whole Clearwater
+// configuration rides in its own user-data and cloud-init writes nothing of it into the image.
 func (r *Result) toggle(v *yaml.Node) {
 	if v == nil {
 		return
@@ -21,8 +24,16 @@ func (r *Result) toggle(v *yaml.Node) {
 		return
 	}
 	found := false
+	settings := &yaml.Node{Kind: yaml.MappingNode}
+	var keys []string
 	for _, kv := range pairs(v) {
-		if kv.key != forceKey {
+		switch {
+		case kv.key == forceKey:
+		case slices.Contains(config.Keys, kv.key):
+			settings.Content = append(settings.Content, strNode(kv.key), resolve(kv.value))
+			keys = append(keys, kv.key)
+			continue
+		default: // a key of a newer helper, say: the others still count
 			r.note("cloud-config key %s.%s is not known: ignored", configKey, kv.key)
 			continue
 		}
@@ -41,6 +52,21 @@ func (r *Result) toggle(v *yaml.Node) {
 	case r.Force != nil:
 		r.note("cloud-config key %s.%s: %t", configKey, forceKey, *r.Force)
 	}
+	if len(keys) > 0 {
+		r.settings(settings, keys)
+	}
+}
+
+// settings keeps the clearwater key's settings as a soft config source: config checks them, and a
+// problem in them is a warning, never a failed boot.
+func (r *Result) settings(m *yaml.Node, keys []string) {
+	data, err := yaml.Marshal(m)
+	if err != nil {
+		r.note("cloud-config key %s: its settings cannot be read (%v): ignored", configKey, err)
+		return
+	}
+	r.Settings = &config.Source{Name: SettingsName, Data: data, Soft: true}
+	r.note("cloud-config key %s sets %s", configKey, strings.Join(keys, ", "))
 }
 
 // writeFiles finds the marker and the drop-ins among the merged cloud-config's write_files.

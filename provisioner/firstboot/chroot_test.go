@@ -261,12 +261,24 @@ func TestChrootSystemd(t *testing.T) {
 	c := busyboxRoot(t)
 	c.write(t, "/lib/systemd/systemd", "", 0o755)
 	c.link(t, "/lib/systemd/systemd", "/sbin/init")
+	// What a build instance's user-data (the data source's output before v0.2) left: cloud-init
+	// wrote its marker and drop-in, and recorded the user-data. reset_instance_state removes them.
+	c.write(t, "/var/lib/cloud/instances/build-1/user-data.txt", "#cloud-config\nwrite_files:\n- path: /etc/clearwater/force_ipv6\n"+
+		"- path: /etc/clearwater/firstboot.d/90-clearwater-userdata.yaml\n  content: 'ipv6_timeout: 50s'\n", 0o600)
+	c.write(t, "/etc/clearwater/force_ipv6", "", 0o644)
+	c.write(t, "/etc/clearwater/firstboot.d/90-clearwater-userdata.yaml", "ipv6_timeout: 50s\n", 0o644)
+	c.write(t, "/etc/clearwater/firstboot.d/50-site.yaml", "probe_dhcp: true\n", 0o644)
 	raw := map[string]interface{}{"hostname": "lab-aio", "ipv6_timeout": "45s"}
 	for run := 1; run <= 2; run++ { // the second run proves the install idempotent
 		out, err := chrootProvision(t, c, raw)
 		if err != nil {
 			t.Fatalf("run %d: %v\n%s", run, err, out)
 		}
+		if removed := "removed /etc/clearwater/force_ipv6: cloud-init wrote it from the user-data of instance build-1"; run == 1 && !strings.Contains(out, removed) {
+			t.Errorf("output lacks %q:\n%s", removed, out)
+		}
+		checkGone(t, c, "/etc/clearwater/force_ipv6", "/etc/clearwater/firstboot.d/90-*")
+		checkFiles(t, c, []fileCheck{{"/etc/clearwater/firstboot.d/50-site.yaml", 0o644, "probe_dhcp: true"}})
 		for _, want := range []string{"Init system: systemd (detected: /sbin/init -> /lib/systemd/systemd)", "disabled clearwater-auto-config-generic", "Verified: the helper accepts its config"} {
 			if !strings.Contains(out, want) {
 				t.Errorf("run %d: output lacks %q:\n%s", run, want, out)

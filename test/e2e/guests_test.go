@@ -28,9 +28,9 @@ var sysvinitCases = []struct {
 	want     want
 }{
 	{"sysvinit-ipv4", neutronlab.Spec{Net: 1, IPv4: true, NoMetadata: true}, "ipv4-lab",
-		want{family: "ipv4", forceSource: userdata.SourceConfig}},
+		want{family: "ipv4", forceSource: userdata.SourceKey}},
 	{"sysvinit-forced-ipv6", neutronlab.Spec{Net: 2, IPv4: true, IPv6: neutronlab.SLAAC, NoMetadata: true}, "ipv6-lab",
-		want{family: "ipv6", force: true, forceSource: userdata.SourceWriteFiles}},
+		want{family: "ipv6", force: true, forceSource: userdata.SourceKey}},
 }
 
 // TestSysvinitBoot builds the example on the sysvinit variant of the Debian base image

@@ -53,7 +53,7 @@ var neutronCases = []neutronCase{
 	// port's network_data.json from cloud-init's record of what the metadata service said: no
 	// IPv6 is coming, so it falls back at once instead of waiting ipv6_timeout.
 	{"A-v4-only-forced", neutronlab.Spec{Net: 1, IPv4: true}, "ipv6-lab", "", nil,
-		want{family: "ipv4", force: true, forceSource: userdata.SourceWriteFiles, degraded: true,
+		want{family: "ipv4", force: true, forceSource: userdata.SourceKey, degraded: true,
 			why: res(`^user-data from cloud-init's copy `,
 				`^network_data\.json from cloud-init's /run/cloud-init/instance-data\.json \(ds\.network_json\): IPv4 ipv4_dhcp; IPv6 no IPv6 network`,
 				`^no usable IPv6 after \d+(\.\d+)?m?s, and none is coming$`),
@@ -63,18 +63,18 @@ var neutronCases = []neutronCase{
 	// node is configuring IPv6, so the status must not say it has not, and the helper must not
 	// touch the image's network config.
 	{"B-dual-slaac-late-RA", neutronlab.Spec{Net: 2, IPv4: true, IPv6: neutronlab.SLAAC, HoldRA: true}, "ipv6-lab", "",
-		startRadvdLate, want{family: "ipv6", force: true, forceSource: userdata.SourceWriteFiles,
+		startRadvdLate, want{family: "ipv6", force: true, forceSource: userdata.SourceKey,
 			why:    res(`^user-data from cloud-init's copy `, `^waited \d+(\.\d+)?s for a usable address \([1-9]\d* network changes\)$`),
 			notWhy: res(`has not configured it`, ` drop-in \S+ (now|already) asks for `)}},
 	// A firewall eats DHCPv6; the stateless subnet's SLAAC address comes all the same. Not
 	// forced (the IPv4 lab's drop-in): IPv4, as soon as it is usable.
 	{"C-dual-stateless-udp547-blocked", neutronlab.Spec{Net: 3, IPv4: true, IPv6: neutronlab.Stateless, BlockDHCPv6: true}, "ipv4-lab", "", nil,
-		want{family: "ipv4", forceSource: userdata.SourceConfig,
-			why: res(`^IPv6 not forced \(the helper's config \(force_ipv6\)\)$`, waitedForAddress)}},
+		want{family: "ipv4", forceSource: userdata.SourceKey,
+			why: res(`^IPv6 not forced \(the user-data key clearwater\.force_ipv6\)$`, waitedForAddress)}},
 	// Another port holds the instance's DHCPv6 address: its DAD fails, no IPv6 is usable within
 	// ipv6_timeout; fall back.
 	{"D-dual-stateful-DAD-clash", neutronlab.Spec{Net: 4, IPv4: true, IPv6: neutronlab.Stateful, DADClash: true}, "ipv6-lab", "", nil,
-		want{family: "ipv4", force: true, forceSource: userdata.SourceWriteFiles, degraded: true,
+		want{family: "ipv4", force: true, forceSource: userdata.SourceKey, degraded: true,
 			why: res(ipv6Timeout20)}},
 	// IPv6 only: cloud-init (22.4) cannot reach the metadata service without IPv4, so the
 	// instance has a config drive, vfat. Its network_data.json says the port has no IPv4, so the
@@ -103,7 +103,7 @@ var neutronCases = []neutronCase{
 			why: res(`(\(0 bytes\)|\(HTTP 404\))`, `^IPv6 not forced \(the default\)$`, waitedForAddress)}},
 	// No metadata service: the config drive (iso9660) is the only source.
 	{"H-config-drive-only-iso9660", neutronlab.Spec{Net: 8, IPv4: true, IPv6: neutronlab.SLAAC, NoMetadata: true}, "ipv6-lab", neutronlab.ISO9660, nil,
-		want{family: "ipv6", force: true, forceSource: userdata.SourceWriteFiles,
+		want{family: "ipv6", force: true, forceSource: userdata.SourceKey,
 			why: res(`^user-data from the config-drive `,
 				`^network_data\.json from config drive \S+: IPv4 ipv4_dhcp; IPv6 ipv6_slaac; IPv6 was usable$`, waitedForAddress)}},
 }

@@ -79,7 +79,7 @@ func TestQemuBuild(t *testing.T) {
 			}
 			guestBoot{qemu: qemu.Options{Image: image}, seed: labData,
 				net:  neutronlab.Spec{Net: 1, IPv4: true, IPv6: neutronlab.SLAAC, NoMetadata: true},
-				want: want{family: "ipv6", force: true, forceSource: userdata.SourceWriteFiles}}.run(t)
+				want: want{family: "ipv6", force: true, forceSource: userdata.SourceKey}}.run(t)
 		})
 	}
 }
