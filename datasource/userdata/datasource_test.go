@@ -54,10 +54,10 @@ func TestExecuteSettingsOnly(t *testing.T) {
 		t.Error("user_data_base64 is not user_data encoded")
 	}
 	p := userdata.Parse([]byte(out.UserData))
-	if len(p.DropIns) != 1 || p.Force != nil || p.Marker {
+	if len(p.Writes()) != 0 || p.Force != nil || p.Settings == nil {
 		t.Fatalf("parsed %+v", p)
 	}
-	got, err := helperconfig.Parse("d", p.DropIns[0].Data)
+	got, err := helperconfig.Parse("d", p.Settings.Data)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -65,7 +65,7 @@ func TestExecuteSettingsOnly(t *testing.T) {
 	if got.Interface == nil || *got.Interface != "" || got.Hostname == nil || *got.Hostname != "lab" || got.ProbeDHCP == nil || *got.ProbeDHCP ||
 		got.IPv6Timeout == nil || got.ForceIPv6 != nil || got.PublicIP != nil || got.OnMissingIPv6 != nil ||
 		got.MetadataService == nil || *got.MetadataService != "never" {
-		t.Errorf("drop-in sets %+v", got)
+		t.Errorf("the clearwater key sets %+v", got)
 	}
 }
 
