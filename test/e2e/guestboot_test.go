@@ -63,6 +63,8 @@ type want struct {
 	why []*regexp.Regexp
 	// notWhy: none may match a reason.
 	notWhy []*regexp.Regexp
+	// warned: each must match one of the status's warnings.
+	warned []*regexp.Regexp
 }
 
 // address is the address w's family gets on the port of spec.
@@ -212,6 +214,11 @@ func (w want) badReasons(st status.Report) []string {
 	for _, re := range w.why {
 		if !slices.ContainsFunc(st.Reasons, re.MatchString) {
 			bad = append(bad, fmt.Sprintf("no reason matches %q", re))
+		}
+	}
+	for _, re := range w.warned {
+		if !slices.ContainsFunc(st.Warnings, re.MatchString) {
+			bad = append(bad, fmt.Sprintf("no warning matches %q (warnings %q)", re, st.Warnings))
 		}
 	}
 	for _, re := range w.notWhy {

@@ -29,7 +29,7 @@ const lateRA = 3 * time.Second
 type neutronCase struct {
 	name     string
 	net      neutronlab.Spec
-	userData string // the example's: "report", "ipv4-lab", "ipv6-lab"; "" for none (Nova's 404s)
+	userData string // the example's: "report", "ipv4-lab", "ipv6-lab", "ipv6-lab+marker"; "" for none (Nova's 404s)
 	drive    string
 	during   func(context.Context, *testing.T, *neutronlab.Lab)
 	want     want
@@ -62,7 +62,9 @@ var neutronCases = []neutronCase{
 	// The probe sees that RA while the kernel's SLAAC address from it is still tentative: the
 	// node is configuring IPv6, so the status must not say it has not, and the helper must not
 	// touch the image's network config.
-	{"B-dual-slaac-late-RA", neutronlab.Spec{Net: 2, IPv4: true, IPv6: neutronlab.SLAAC, HoldRA: true}, "ipv6-lab", "",
+	// Its user-data also writes upstream's marker (upstream_marker): a snapshot of it then boots as
+	// a new instance (snapshotBoot).
+	{"B-dual-slaac-late-RA", neutronlab.Spec{Net: 2, IPv4: true, IPv6: neutronlab.SLAAC, HoldRA: true}, "ipv6-lab+marker", "",
 		startRadvdLate, want{family: "ipv6", force: true, forceSource: userdata.SourceKey,
 			why:    res(`^user-data from cloud-init's copy `, `^waited \d+(\.\d+)?s for a usable address \([1-9]\d* network changes\)$`),
 			notWhy: res(`has not configured it`, ` drop-in \S+ (now|already) asks for `)}},
@@ -126,7 +128,7 @@ func TestBootNeutron(t *testing.T) {
 			g := guestBoot{qemu: qemu.Options{Image: b.image}, net: c.net, nova: true, drive: c.drive,
 				during: c.during, want: c.want}
 			if c.userData != "" {
-				g.net.UserData = b.userData[c.userData]
+				g.net.UserData = labUserData(t, b, c.userData)
 			} else {
 				g.net.VendorData = b.userData["report"]
 			}
@@ -137,8 +139,44 @@ func TestBootNeutron(t *testing.T) {
 			if strings.HasPrefix(c.name, "C-") {
 				rebootElsewhere(t, g, first)
 			}
+			if strings.HasPrefix(c.name, "B-") {
+				snapshotBoot(t, g, first, b.userData["report"])
+			}
 		})
 	}
+}
+
+// labUserData is the user-data of a case: the example's, or, for "ipv6-lab+marker", the IPv6
+// lab's with upstream's marker added as the data source's upstream_marker renders it, which makes
+// cloud-init write /etc/clearwater/force_ipv6 into the instance.
+func labUserData(t *testing.T, b built, name string) []byte {
+	t.Helper()
+	lab, marker := strings.CutSuffix(name, "+marker")
+	if !marker {
+		return b.userData[name]
+	}
+	r, err := userdata.Render(b.userData[lab], userdata.Addition{ForceIPv6: ptr(true), UpstreamMarker: true}, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r.Data
+}
+
+func ptr[T any](v T) *T { return &v }
+
+// snapshotBoot boots the disk that first left (an instance forced by its user-data, whose
+// cloud-init wrote upstream's marker) as a Nova snapshot booted as a new instance with no toggle
+// in its user-data, on a dual-stack network: it must choose IPv4, never the snapshotted
+// instance's toggle, and say which file it ignored and why.
+func snapshotBoot(t *testing.T, g guestBoot, first booted, report []byte) {
+	t.Helper()
+	g.qemu.Image = keepDisk(t, first.vm)
+	g.net = neutronlab.Spec{Net: 10, Port: 8, IPv4: true, IPv6: neutronlab.SLAAC, VendorData: report}
+	g.during = nil
+	g.want = want{family: "ipv4", forceSource: userdata.SourceNone,
+		why:    res(`^IPv6 not forced \(the default\)$`),
+		warned: res(`^ignored /etc/clearwater/force_ipv6: cloud-init wrote it from the user-data of instance ` + first.lab.Spec.InstanceUUID() + `, not of this one \(` + g.net.InstanceUUID())}
+	g.run(t)
 }
 
 // startRadvdLate starts the router's radvd lateRA after the helper's probe first asks for

@@ -28,29 +28,61 @@ const qemuBuildTimeout = 20 * time.Minute
 // sudoPassword is the password of the seed's cwpass user (testdata/qemu-seed-user-data.pkrtpl.yaml).
 const sudoPassword = "cw-e2e-sudo-password"
 
-// qemuBuild is one packer build of example/qemu: the user packer logs in as, and what must come
-// of it.
+// qemuBuild is one packer build of example/qemu: the user packer logs in as, the build
+// instance's user-data, and what must come of it.
 type qemuBuild struct {
 	name     string
 	user     string
 	password string   // ssh_password: the documented execute_command override when set
+	seed     string   // the build instance's user-data template, in testdata
+	vars     []string // more -var NAME=VALUE
+	removed  []string // files the provisioner's reset must say it removed
 	fail     []string // when set, the build must fail with all of these in its output
+	// boots: the image boots on a dual-stack lab once per entry, with that user-data ("report":
+	// the test's own, no toggle; "ipv6-lab": the example's IPv6 lab), and must decide as said.
+	boots []qemuBoot
 }
 
+type qemuBoot struct {
+	userData string
+	want     want
+}
+
+// The build instances' toggles are in their user-data, as the data source rendered it before
+// v0.2 (a write_files marker and drop-in); cloud-init writes them into the build instance.
+const (
+	seedForced   = "qemu-seed-user-data.pkrtpl.yaml"       // marker and drop-in: force_ipv6 true
+	seedUnforced = "qemu-seed-user-data-false.pkrtpl.yaml" // drop-in: force_ipv6 false
+	markerFile   = "/etc/clearwater/force_ipv6"
+	dataDropIn   = "/etc/clearwater/firstboot.d/90-clearwater-userdata.yaml"
+)
+
 var qemuBuilds = []qemuBuild{
-	// The provisioner's default execute_command, as on a cloud image's default user.
-	{name: "sudo-nopasswd", user: "cwbuild"},
-	{name: "sudo-password", user: "cwpass", password: sudoPassword},
-	{name: "no-sudo", user: "cwnosudo", fail: []string{
+	// The provisioner's default execute_command, as on a cloud image's default user. The build
+	// instance's user-data forces IPv6; no instance of the image may inherit that: without a
+	// toggle of its own it chooses IPv4 on a dual-stack network, and the IPv6 lab's is forced.
+	{name: "sudo-nopasswd", user: "cwbuild", seed: seedForced, removed: []string{markerFile, dataDropIn},
+		boots: []qemuBoot{
+			{"ipv6-lab", want{family: "ipv6", force: true, forceSource: userdata.SourceKey}},
+			{"report", want{family: "ipv4", forceSource: userdata.SourceNone, why: res(`^IPv6 not forced \(the default\)$`)}},
+		}},
+	// The reverse: the build instance's user-data says false, the provisioner bakes true; every
+	// instance is forced.
+	{name: "sudo-password", user: "cwpass", password: sudoPassword, seed: seedUnforced, vars: []string{"force_ipv6=true"},
+		removed: []string{dataDropIn},
+		boots: []qemuBoot{
+			{"report", want{family: "ipv6", force: true, forceSource: userdata.SourceConfig}},
+		}},
+	{name: "no-sudo", user: "cwnosudo", seed: seedForced, fail: []string{
 		"sudo: a password is required", "sudo refused the communicator's user (ssh_username)",
 		"give it passwordless sudo", `set execute_command = "echo '<password>' | sudo -S -p '' sh {{.Path}}"`}},
 }
 
 // TestQemuBuild bakes the image the way most pipelines do: example/qemu with packer's qemu
 // builder (TCG) boots the Debian cloud base, logs in over SSH as a user of the test's NoCloud
-// seed and provisions through sudo; once per kind of sudo, two builds at a time. The image of
-// the passwordless build then boots on a dual-stack lab with the IPv6 lab's user-data, and the
-// helper must choose IPv6.
+// seed and provisions through sudo; once per kind of sudo, two builds at a time. Each build
+// instance's user-data carries a toggle; each image then boots on a dual-stack lab, where only
+// the booting instance's user-data and the baked settings may decide.
 func TestQemuBuild(t *testing.T) {
 	requireRoot(t)
 	qemu.RequireTools(t, "xorriso")
@@ -67,25 +99,33 @@ func TestQemuBuild(t *testing.T) {
 	}
 	t.Logf("cloud base image %s: %.1fs", base, time.Since(start).Seconds())
 	key := sshKey(t)
-	labData := ipv6LabUserData(t, env)
+	report, err := os.ReadFile(reportUserData())
+	if err != nil {
+		t.Fatal(err)
+	}
+	userData := map[string][]byte{"ipv6-lab": ipv6LabUserData(t, env), "report": report}
 
 	// One guest per core (qemu.Slot), shared with every other test that boots one.
 	for _, b := range qemuBuilds {
 		t.Run(b.name, func(t *testing.T) {
 			t.Parallel()
 			image := b.run(t, env, base, key)
-			if image == "" || t.Failed() {
-				return
+			for i, boot := range b.boots {
+				if image == "" || t.Failed() {
+					return
+				}
+				// Each boot on a copy: the disk of an instance that never booted before.
+				net := neutronlab.Spec{Net: 1, Port: 5 + i, IPv4: true, IPv6: neutronlab.SLAAC, NoMetadata: true}
+				t.Run(boot.userData, func(t *testing.T) {
+					guestBoot{qemu: qemu.Options{Image: image}, seed: userData[boot.userData], net: net, want: boot.want}.run(t)
+				})
 			}
-			guestBoot{qemu: qemu.Options{Image: image}, seed: labData,
-				net:  neutronlab.Spec{Net: 1, IPv4: true, IPv6: neutronlab.SLAAC, NoMetadata: true},
-				want: want{family: "ipv6", force: true, forceSource: userdata.SourceKey}}.run(t)
 		})
 	}
 }
 
 // run runs packer build on example/qemu as b.user and checks the outcome. It returns the image
-// when the build was meant to succeed and b is the one whose image boots (the passwordless one).
+// when the build was meant to succeed.
 func (b qemuBuild) run(t testing.TB, env *packertest.Env, base, key string) string {
 	t.Helper()
 	dir := t.TempDir()
@@ -94,10 +134,13 @@ func (b qemuBuild) run(t testing.TB, env *packertest.Env, base, key string) stri
 	defer cancel()
 	args := []string{"build", "-color=false", "-var", "base_image=" + base, "-var", "output_directory=" + out,
 		"-var", "ssh_private_key_file=" + key, "-var", "ssh_username=" + b.user,
-		"-var", "seed_user_data=" + filepath.Join(packertest.RepoRoot(), "test", "e2e", "testdata", "qemu-seed-user-data.pkrtpl.yaml"),
+		"-var", "seed_user_data=" + filepath.Join(packertest.RepoRoot(), "test", "e2e", "testdata", b.seed),
 		"-var", "ipv6_timeout=" + ipv6Timeout}
 	if b.password != "" {
 		args = append(args, "-var", "ssh_password="+b.password)
+	}
+	for _, v := range b.vars {
+		args = append(args, "-var", v)
 	}
 	var output bytes.Buffer
 	cmd := env.Command(ctx, dir, append(args, qemuExampleDir())...)
@@ -128,13 +171,14 @@ func (b qemuBuild) run(t testing.TB, env *packertest.Env, base, key string) stri
 	if err != nil {
 		t.Fatalf("packer build example/qemu as %s: %v\n%s", b.user, err, output.String())
 	}
-	for _, s := range []string{"Installing the Clearwater first-boot helper", "Verified: the helper accepts its config"} {
+	want := []string{"Installing the Clearwater first-boot helper", "Verified: the helper accepts its config"}
+	for _, f := range b.removed {
+		want = append(want, "removed "+f+": cloud-init wrote it from the user-data of instance clearwater-aio-build")
+	}
+	for _, s := range want {
 		if !strings.Contains(output.String(), s) {
 			t.Errorf("packer build as %s: the output lacks %q:\n%s", b.user, s, output.String())
 		}
-	}
-	if b.password != "" {
-		return ""
 	}
 	return filepath.Join(out, "clearwater-aio.qcow2")
 }
