@@ -141,9 +141,9 @@ func eui64(prefix netip.Prefix, mac net.HardwareAddr) netip.Addr {
 }
 
 // The ids of the spec's network objects (Neutron's are UUIDs; these keep their shape).
-func (s Spec) networkID() string { return fmt.Sprintf("0e7a1b2c-0000-4000-8000-00000000000%d", s.Net) }
-func (s Spec) subnet4ID() string { return fmt.Sprintf("5b4e0004-0000-4000-8000-00000000000%d", s.Net) }
-func (s Spec) subnet6ID() string { return fmt.Sprintf("5b4e0006-0000-4000-8000-00000000000%d", s.Net) }
+func (s Spec) networkID() string { return fmt.Sprintf("0e7a1b2c-0000-4000-8000-0000000000%02d", s.Net) }
+func (s Spec) subnet4ID() string { return fmt.Sprintf("5b4e0004-0000-4000-8000-0000000000%02d", s.Net) }
+func (s Spec) subnet6ID() string { return fmt.Sprintf("5b4e0006-0000-4000-8000-0000000000%02d", s.Net) }
 func (s Spec) portID() string {
 	return fmt.Sprintf("9c1d%02d%02d-5e00-4000-8000-000000000001", s.Net, s.port())
 }
