@@ -249,7 +249,7 @@ func plan(root string, v Values) (*planned, error) {
 	}
 	p.result.Warnings = warnings
 	if v.Address.Is6() {
-		p.result.Warnings = append(p.result.Warnings, IPv6Limits...)
+		p.result.Warnings = append(append(p.result.Warnings, IPv6Limits...), bindV6OnlyWarning(r)...)
 	}
 	var configured netip.Addr
 	var sharedOld []byte

@@ -4,7 +4,10 @@ import (
 	"bytes"
 	"fmt"
 	"net/netip"
+	"os"
 	"strings"
+
+	"github.com/clearwater-aio/packer-plugin-clearwater/firstboot/rootfs"
 )
 
 // What an IPv6 node needs besides the address, because upstream's own scripts cannot run over an
@@ -47,6 +50,21 @@ var ipv6OnlyLocal = []keyValue{{managementKey, LoopbackManagement}}
 var IPv6Limits = []string{
 	"restund relays TURN for IPv6 peers only: upstream's restund script sets its IPv4 relay address to 127.0.0.1 on an IPv6 node",
 	"astaire cannot reach its local memcached: its init script passes --local-name=<local_ip>:11211 unbracketed, which it cannot parse for IPv6 (no config sets it); on one node there is nothing to resynchronize, so only its log says so",
+}
+
+// BindV6Only is the sysctl that makes a socket bound to "::" IPv6-only: then chronos' socket no
+// longer serves sprout's 127.0.0.1.
+const BindV6Only = "/proc/sys/net/ipv6/bindv6only"
+
+// bindV6OnlyWarning says why chronos will not answer on 127.0.0.1 when the sysctl is on; none
+// when it is off or cannot be read (a --root without /proc).
+func bindV6OnlyWarning(r *os.Root) []string {
+	b, err := rootfs.ReadFile(r, BindV6Only)
+	if err != nil || strings.TrimSpace(string(b)) != "1" {
+		return nil
+	}
+	return []string{fmt.Sprintf("net.ipv6.bindv6only is 1 (%s): chronos, bound to %s in %s, will answer on IPv6 only, "+
+		"not on 127.0.0.1:7253 where sprout asks; set net.ipv6.bindv6only=0 (the kernel's default)", BindV6Only, ChronosBindAny, ChronosConfig)}
 }
 
 // dropLines removes the lines that are exactly key=value (trailing blanks ignored) for one of

@@ -32,7 +32,12 @@ func TestIPv6ThenIPv4(t *testing.T) {
 		}
 	}
 
-	v.Previous, v.Address = v.Address, mustAddr("10.0.0.5")
+	v.Previous = v.Address
+	if res := apply(t, root, v); res.Changed {
+		t.Errorf("a second IPv6 run changed %+v", res.Changes)
+	}
+
+	v.Address = mustAddr("10.0.0.5")
 	res = apply(t, root, v)
 	local = readFileT(t, root, LocalConfig)
 	if strings.Contains(local, "\nmanagement_local_ip=") || !strings.Contains(local, "\netcd_cluster=10.0.0.5\n") ||
@@ -154,4 +159,16 @@ func revertWarnings(ws []string) []string {
 		}
 	}
 	return out
+}
+
+// With net.ipv6.bindv6only on, "::" is IPv6-only and sprout's 127.0.0.1 goes unanswered: a warning.
+func TestBindV6OnlyWarning(t *testing.T) {
+	for _, value := range []string{"0\n", "1\n"} {
+		root := newRoot(t, map[string]string{BindV6Only: value})
+		res := apply(t, root, v6())
+		got := slices.ContainsFunc(res.Warnings, func(w string) bool { return strings.HasPrefix(w, "net.ipv6.bindv6only is 1") })
+		if want := value == "1\n"; got != want {
+			t.Errorf("bindv6only %q: warned %v, want %v (%q)", value, got, want, res.Warnings)
+		}
+	}
 }
