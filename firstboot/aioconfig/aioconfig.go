@@ -2,6 +2,8 @@
 // /etc/clearwater/local_config and /etc/clearwater/shared_config, and the clearwater-aio block of
 // /etc/hosts, in upstream's formats (clearwater-auto-config's write_config) with its defects fixed:
 // a missing key is added, never an empty address, and the hosts block carries the new hostname.
+// For an IPv6 address it also keeps etcd and its clients on loopback IPv4 and makes chronos serve
+// both families (/etc/chronos/chronos.conf), which upstream's scripts need (ipv6.go).
 //
 // Every line we do not own is kept byte for byte, as are line endings (CRLF too) and whether a
 // file ends with one (but a blank line that our edit leaves last keeps its ending, as it would
