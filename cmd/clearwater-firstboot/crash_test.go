@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/json"
 	"errors"
+	"github.com/clearwater-aio/packer-plugin-clearwater/firstboot/aioconfig"
 	"math/rand/v2"
 	"os"
 	"os/exec"
@@ -112,7 +113,7 @@ func manyRuns(t *testing.T, what string) (bin, root string) {
 
 var (
 	hostsWhole = regexp.MustCompile(`\A127\.0\.0\.1 localhost\n(#\+clearwater-aio\n(192\.0\.2\.10|2001:db8:1::ff:fe00:2) cw-aio scscf\.cw-aio bgcf\.cw-aio icscf\.cw-aio\n#-clearwater-aio\n)?\z`)
-	localWhole = regexp.MustCompile(`\Alocal_ip=(\S+)\npublic_ip=(\S+)\npublic_hostname=cw-aio\netcd_cluster=(\S+)\n\z`)
+	localWhole = regexp.MustCompile(`\Alocal_ip=(\S+)\npublic_ip=(\S+)\npublic_hostname=cw-aio\netcd_cluster=(\S+)\n(management_local_ip=127\.0\.0\.1\n)?\z`)
 )
 
 // checkWhole fails the test when a file the helper writes is not whole: each is either missing
@@ -136,9 +137,15 @@ func checkWhole(t *testing.T, root string, run int, seed uint64) {
 	}
 	if s, ok := get("etc/clearwater/local_config"); ok {
 		m := localWhole.FindStringSubmatch(s)
-		if m == nil || m[1] != m[2] || m[1] != m[3] || snapOf[m[1]] == "" {
+		// IPv6: etcd on loopback IPv4 (aioconfig.LoopbackManagement).
+		ipv6 := m != nil && strings.Contains(m[1], ":")
+		if m == nil || m[1] != m[2] || snapOf[m[1]] == "" ||
+			(ipv6 && (m[3] != aioconfig.LoopbackManagement || m[4] == "")) || (!ipv6 && (m[3] != m[1] || m[4] != "")) {
 			fail("local_config", s)
 		}
+	}
+	if s, ok := get("etc/chronos/chronos.conf"); ok && s != "[http]\nbind-address = ::\n" {
+		fail("chronos.conf", s)
 	}
 	if s, ok := get("etc/clearwater/shared_config"); ok && (!strings.HasPrefix(s, "sprout_hostname=cw-aio\n") ||
 		!strings.HasSuffix(s, "bgcf_uri=\"sip:bgcf.cw-aio:5053;transport=TCP\"\n")) {

@@ -2,6 +2,8 @@
 // /etc/clearwater/local_config and /etc/clearwater/shared_config, and the clearwater-aio block of
 // /etc/hosts, in upstream's formats (clearwater-auto-config's write_config) with its defects fixed:
 // a missing key is added, never an empty address, and the hosts block carries the new hostname.
+// For an IPv6 address it also keeps etcd and its clients on loopback IPv4 and makes chronos serve
+// both families (/etc/chronos/chronos.conf), which upstream's scripts need (ipv6.go).
 //
 // Every line we do not own is kept byte for byte, as are line endings (CRLF too) and whether a
 // file ends with one (but a blank line that our edit leaves last keeps its ending, as it would
@@ -34,6 +36,7 @@ import (
 	"net/netip"
 	"os"
 	"path"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -88,7 +91,9 @@ type Result struct {
 	// was removed and EtcdData emptied, where they had anything.
 	ClusterReset bool     `json:"cluster_reset"`
 	Changes      []Change `json:"changes,omitempty"`
-	// Warnings are the overrides of UpstreamConfig that were ignored, and why.
+	// Warnings are the overrides of UpstreamConfig that were ignored, and why; on IPv6, the
+	// limits that no config lifts (IPv6Limits); and a shared_config change that etcd's copy will
+	// undo, with what to run to keep it.
 	Warnings []string `json:"warnings,omitempty"`
 	// Pending are the changes that Apply planned but did not make because of its error, the
 	// first being the one that failed: those files are as they were.
@@ -97,7 +102,7 @@ type Result struct {
 
 // Folders are the folders that Apply writes files in: where a run killed mid-write may have left
 // a temp file (rootfs.Sweep).
-var Folders = []string{path.Dir(LocalConfig), path.Dir(Hosts)}
+var Folders = []string{path.Dir(LocalConfig), path.Dir(Hosts), path.Dir(ChronosConfig)}
 
 // Plan returns what Apply would do under root, without changing anything.
 func Plan(root string, v Values) (Result, error) {
@@ -156,18 +161,23 @@ func bracket(a netip.Addr) string {
 	return a.String()
 }
 
-// localKeys are upstream's local_config keys: addresses unbracketed.
+// localKeys are upstream's local_config keys: addresses unbracketed; on IPv6, management on
+// loopback IPv4 (see ipv6.go).
 func localKeys(v Values) []keyValue {
 	public := v.Address
 	if v.PublicIP.IsValid() {
 		public = v.PublicIP
 	}
-	return []keyValue{
+	kvs := []keyValue{
 		{"local_ip", v.Address.String()},
 		{"public_ip", public.String()},
 		{"public_hostname", v.Hostname},
-		{"etcd_cluster", v.Address.String()},
+		{"etcd_cluster", managementIP(v.Address)},
 	}
+	if v.Address.Is6() {
+		kvs = append(kvs, keyValue{managementKey, LoopbackManagement})
+	}
+	return kvs
 }
 
 // sharedKeys are upstream's shared_config keys. Host names stay host names (sprout#1029: PJSIP
@@ -213,13 +223,14 @@ func prefixes(sp map[string]*Sproutlet) [3]string {
 
 // edits returns, for each file, how to compute its new content from the old.
 func edits(v Values, sp map[string]*Sproutlet) []fileEdit {
-	local, shared, entry := localKeys(v), sharedKeys(v, sp), hostsEntry(v, sp)
+	shared, entry := sharedKeys(v, sp), hostsEntry(v, sp)
 	return []fileEdit{
-		{path: LocalConfig, edit: func(b []byte) []byte { return upsertKeys(b, local) }},
+		localEdit(v),
 		{path: SharedConfig, edit: func(b []byte) []byte { return upsertKeys(b, shared) }},
 		{path: Hosts, edit: func(b []byte) []byte {
 			return replaceBlock(b, HostsStart, HostsEnd, []string{entry}, prefixes(sp))
 		}},
+		chronosEdit(v),
 	}
 }
 
@@ -239,14 +250,21 @@ func plan(root string, v Values) (*planned, error) {
 		return &planned{}, err
 	}
 	p.result.Warnings = warnings
+	if v.Address.Is6() {
+		p.result.Warnings = append(append(p.result.Warnings, IPv6Limits...), bindV6OnlyWarning(r)...)
+	}
 	var configured netip.Addr
+	var sharedOld []byte
 	for _, fe := range edits(v, sp) {
 		old, err := p.planFile(r, fe)
 		if err != nil {
 			return &planned{}, err
 		}
-		if fe.path == LocalConfig {
+		switch fe.path {
+		case LocalConfig:
 			configured = localIP(old)
+		case SharedConfig:
+			sharedOld = old
 		}
 	}
 	if AddressChanged(v, configured) {
@@ -254,9 +272,24 @@ func plan(root string, v Values) (*planned, error) {
 		if err := p.planReset(r); err != nil {
 			return &planned{}, err
 		}
+	} else if err := p.warnRevert(r, sharedOld, sharedKeys(v, sp)); err != nil {
+		return &planned{}, err
 	}
 	p.result.Changed = len(p.result.Changes) > 0
 	return p, nil
+}
+
+// warnRevert adds revertWarning when this run changes shared_config while etcd keeps a copy.
+func (p *planned) warnRevert(r *os.Root, old []byte, kvs []keyValue) error {
+	if !slices.ContainsFunc(p.result.Changes, func(c Change) bool { return c.Path == SharedConfig }) {
+		return nil
+	}
+	names, err := entries(r, EtcdData, 1)
+	if err != nil || len(names) == 0 {
+		return err
+	}
+	p.result.Warnings = append(p.result.Warnings, revertWarning(changedKeys(old, kvs)))
+	return nil
 }
 
 // AddressChanged reports whether v.Address is new since the last run, judged from the helper's

@@ -139,8 +139,13 @@ func TestApplyUpstreamTemplates(t *testing.T) {
 			v := Values{Address: mustAddr(tt.addr), Hostname: "ims-1.lab"}
 			res := apply(t, root, v)
 			a, b := tt.addr, tt.b
-			wantLocal := "# Local config\nlocal_ip=" + a + "\npublic_ip=" + a + "\npublic_hostname=ims-1.lab\netcd_cluster=" + a +
-				"\nmax_log_directory_size=52428800\n"
+			// IPv6: etcd and its clients on loopback IPv4 (see ipv6.go).
+			mgmt, mgmtLine := a, ""
+			if v.Address.Is6() {
+				mgmt, mgmtLine = "127.0.0.1", "management_local_ip=127.0.0.1\n"
+			}
+			wantLocal := "# Local config\nlocal_ip=" + a + "\npublic_ip=" + a + "\npublic_hostname=ims-1.lab\netcd_cluster=" + mgmt +
+				"\nmax_log_directory_size=52428800\n" + mgmtLine
 			wantShared := `# Deployment definitions
 home_domain=example.com
 sprout_hostname=ims-1.lab
@@ -167,6 +172,15 @@ signup_key=secret
 			}
 			want := Result{Changed: true, HostsChanged: true, ClusterReset: true, Changes: []Change{
 				{LocalConfig, Update}, {SharedConfig, Update}, {Hosts, Update}}}
+			if v.Address.Is6() {
+				want.Changes = append(want.Changes, Change{ChronosConfig, Create})
+				want.Warnings = IPv6Limits
+				if got, wantConf := readFileT(t, root, ChronosConfig), "[http]\nbind-address = ::\n"; got != wantConf {
+					t.Errorf("%s:\n got %q\nwant %q", ChronosConfig, got, wantConf)
+				}
+			} else if _, err := os.Lstat(filepath.Join(root, ChronosConfig)); !os.IsNotExist(err) {
+				t.Errorf("%s on IPv4: %v, want none", ChronosConfig, err)
+			}
 			if !reflect.DeepEqual(res, want) {
 				t.Errorf("Result = %+v, want %+v", res, want)
 			}
@@ -609,7 +623,7 @@ func TestPublicIPAndHostsOnly(t *testing.T) {
 	v := Values{Address: mustAddr("2001:db8::5"), PublicIP: mustAddr("203.0.113.7"), Hostname: "cw-aio"}
 	apply(t, root, v)
 	if got := readFileT(t, root, LocalConfig); !strings.Contains(got, "\npublic_ip=203.0.113.7\n") ||
-		!strings.HasPrefix(got, "local_ip=2001:db8::5\n") || !strings.Contains(got, "\netcd_cluster=2001:db8::5\n") {
+		!strings.HasPrefix(got, "local_ip=2001:db8::5\n") || !strings.Contains(got, "\netcd_cluster=127.0.0.1\n") {
 		t.Errorf("local_config = %q", got)
 	}
 	// Only the hostname changes: every file changes, the cluster is kept.

@@ -16,6 +16,9 @@ import (
 type fileEdit struct {
 	path string
 	edit func([]byte) []byte
+	// gone, when set, reports whether the new content means that the file should not exist: a
+	// file the helper created and no longer needs.
+	gone func([]byte) bool
 }
 
 // planned is the outcome of plan: the result, and one step to carry out per change.
@@ -67,6 +70,12 @@ func (p *planned) planFile(r *os.Root, fe fileEdit) ([]byte, error) {
 		return nil, fmt.Errorf("aioconfig: %w", err)
 	}
 	data := fe.edit(old)
+	if fe.gone != nil && fe.gone(data) {
+		if info != nil {
+			return old, p.planRemove(r, fe.path)
+		}
+		return old, nil
+	}
 	if info != nil && bytes.Equal(old, data) {
 		return old, nil
 	}
@@ -94,24 +103,8 @@ func syncDir(r *os.Root, dir string) error {
 // cluster_settings (the cluster manager writes it again) and etcd's data, so that a node with a
 // new address, a clone included, starts a clean cluster.
 func (p *planned) planReset(r *os.Root) error {
-	settings, err := rootfs.ResolveParent(r, ClusterSettings)
-	if err != nil {
-		return fmt.Errorf("aioconfig: %w", err)
-	}
-	info, err := r.Lstat(settings)
-	switch {
-	case errors.Is(err, fs.ErrNotExist):
-	case err != nil:
-		return fmt.Errorf("aioconfig: %w", rootfs.PathError("read", ClusterSettings, err))
-	case info.IsDir():
-		return fmt.Errorf("aioconfig: %w", rootfs.PathError("remove", ClusterSettings, errors.New("a directory, not a file")))
-	default:
-		p.add(Change{Path: ClusterSettings, Action: Remove}, func(r *os.Root) error {
-			if err := r.Remove(settings); err != nil && !errors.Is(err, fs.ErrNotExist) {
-				return fmt.Errorf("aioconfig: %w", rootfs.PathError("remove", ClusterSettings, err))
-			}
-			return syncDir(r, path.Dir(ClusterSettings))
-		})
+	if err := p.planRemove(r, ClusterSettings); err != nil {
+		return err
 	}
 	names, err := entries(r, EtcdData, 1)
 	if err != nil || len(names) == 0 {
@@ -119,6 +112,31 @@ func (p *planned) planReset(r *os.Root) error {
 	}
 	p.add(Change{Path: EtcdData, Action: EmptyDir}, func(r *os.Root) error {
 		return emptyDir(r, EtcdData)
+	})
+	return nil
+}
+
+// planRemove adds a step that removes the file name, where there is one. A symlink in its place
+// is removed, not its target (rootfs.ResolveParent).
+func (p *planned) planRemove(r *os.Root, name string) error {
+	resolved, err := rootfs.ResolveParent(r, name)
+	if err != nil {
+		return fmt.Errorf("aioconfig: %w", err)
+	}
+	info, err := r.Lstat(resolved)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return nil
+	case err != nil:
+		return fmt.Errorf("aioconfig: %w", rootfs.PathError("read", name, err))
+	case info.IsDir():
+		return fmt.Errorf("aioconfig: %w", rootfs.PathError("remove", name, errors.New("a directory, not a file")))
+	}
+	p.add(Change{Path: name, Action: Remove}, func(r *os.Root) error {
+		if err := r.Remove(resolved); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return fmt.Errorf("aioconfig: %w", rootfs.PathError("remove", name, err))
+		}
+		return syncDir(r, path.Dir(name))
 	})
 	return nil
 }

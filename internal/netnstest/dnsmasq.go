@@ -18,6 +18,14 @@ type DnsmasqConfig struct {
 	Args   []string // more dnsmasq options
 }
 
+// Binary finds a daemon's binary on PATH for a test that runs it itself. Without it the test
+// skips, saying how to install it (install: "apt-get install etcd-server", say), or fails under
+// CI=true.
+func Binary(t testing.TB, name, install string) string {
+	t.Helper()
+	return binary(t, name, install)
+}
+
 // binary finds a server's binary on PATH. Without it the test skips (install says how to get
 // it), or fails under CI=true.
 func binary(t testing.TB, name, install string) string {
