@@ -47,10 +47,13 @@ step plugins-install timeout=120 sh -c "
 	$repo/bin/packer plugins install --path $repo/bin/packer-plugin-clearwater github.com/clearwater-aio/clearwater &&
 	$repo/bin/packer plugins install --path $repo/bin/packer-plugin-openstack github.com/hashicorp/openstack"
 openstack image list --name clearwater-aio -f value -c ID | xargs -r openstack image delete
+# The build instance's user-data forces IPv6 (build-user-data.yaml): the provisioner's reset must
+# remove what it wrote, and say so.
 step packer-build timeout=3600 "$repo/bin/packer" build -color=false -var "networks=[\"$net\"]" \
 	-var flavor=m1.small -var source_image_name=debian-12-genericcloud-amd64 -var ssh_username=debian \
-	"$repo/example/openstack/"
-grep -E 'An image was created|Verified' "$CW_OS_LOG/packer-build.log"
+	-var "base_user_data=$here/build-user-data.yaml" "$repo/example/openstack/"
+grep -E 'An image was created|Verified|removed /etc/clearwater' "$CW_OS_LOG/packer-build.log"
+grep -q 'removed /etc/clearwater/force_ipv6: cloud-init wrote it from the user-data of instance' "$CW_OS_LOG/packer-build.log"
 [ "$(openstack image show clearwater-aio -f value -c status)" = active ]
 
 phase lab-user-data
@@ -58,6 +61,8 @@ ud=$work/user-data
 step lab-user-data timeout=300 "$repo/bin/packer" build -color=false \
 	-only=file.ipv4-lab,file.ipv6-lab -var "user_data_directory=$ud" \
 	-var "base_user_data=$repo/test/e2e/testdata/report-user-data.yaml" "$repo/example/"
+# No toggle at all: the test's report alone.
+cp "$repo/test/e2e/testdata/report-user-data.yaml" "$ud/report.yaml"
 
 # lab NAME NETWORK USER-DATA FAMILY FORCED WHY [server create options]: boots the image on
 # NETWORK with the lab's user-data, and checks the helper's decision in the report the user-data
@@ -105,6 +110,9 @@ labs() {
 # cloud-init and the helper find the user-data through the metadata service or a config drive.
 labs labs-metadata 'cwos-ipv4-metadata|provider|ipv4-lab|ipv4|false||False' \
 	'cwos-ipv6-metadata|provider|ipv6-lab|ipv6|true||False'
+# No toggle in the instance's user-data, and the build instance's (forced) removed by the reset:
+# IPv4, by default.
+labs lab-no-toggle 'cwos-no-toggle|provider|report|ipv4|false|IPv6 not forced \(the default\)|False'
 labs labs-config-drive 'cwos-ipv4-config-drive|provider|ipv4-lab|ipv4|false|IPv4 was usable|True' \
 	'cwos-ipv6-config-drive|provider|ipv6-lab|ipv6|true|IPv6 was usable|True'
 # The IPv6-only network: not forced, the IPv4 lab's instance takes IPv6, at once, since the
