@@ -292,8 +292,14 @@ func (g guestFiles) checkWritten(addr netip.Addr) {
 		b = "[" + ip + "]"
 	}
 	local := keys(g.read("/etc/clearwater/local_config"))
-	for k, v := range map[string]string{"local_ip": ip, "public_ip": ip, "etcd_cluster": ip,
-		"public_hostname": "cw-aio", "max_log_directory_size": "52428800"} {
+	// On IPv6, etcd and its clients on loopback IPv4, where Clearwater's unchanged scripts can
+	// reach them (firstboot/aioconfig, ipv6.go); on IPv4 the address, and no management key.
+	want := map[string]string{"local_ip": ip, "public_ip": ip, "etcd_cluster": ip, "management_local_ip": "",
+		"public_hostname": "cw-aio", "max_log_directory_size": "52428800"}
+	if addr.Is6() {
+		want["etcd_cluster"], want["management_local_ip"] = "127.0.0.1", "127.0.0.1"
+	}
+	for k, v := range want {
 		if local[k] != v {
 			g.t.Errorf("local_config: %s=%q, want %q", k, local[k], v)
 		}
