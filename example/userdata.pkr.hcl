@@ -5,8 +5,9 @@
 #
 #   openstack server create --image clearwater-aio --user-data output-clearwater-user-data/ipv6-lab.yaml ...
 #
-# or to packer's openstack builder (user_data = data.clearwater-userdata.ipv6_lab.user_data), or to a
-# NoCloud seed (cloud-localds seed.iso ipv6-lab.yaml).
+# or to Heat, Terraform or a NoCloud seed (cloud-localds seed.iso ipv6-lab.yaml): to the instances
+# of the image, not to the instance that builds it (the image is baked for every lab; a default
+# for all of them is the provisioner's force_ipv6).
 
 # An IPv4 lab: never forced, even if a later image bakes force_ipv6 = true.
 data "clearwater-userdata" "ipv4_lab" {
