@@ -47,7 +47,7 @@ step plugins-install timeout=120 sh -c "
 	$repo/bin/packer plugins install --path $repo/bin/packer-plugin-clearwater github.com/clearwater-aio/clearwater &&
 	$repo/bin/packer plugins install --path $repo/bin/packer-plugin-openstack github.com/hashicorp/openstack"
 openstack image list --name clearwater-aio -f value -c ID | xargs -r openstack image delete
-step packer-build timeout=3600 "$repo/bin/packer" build -color=false -var "networks=[\"$net\"]" \
+step packer-build timeout=3600 "$repo/bin/packer" build -color=false -var-file="$repo/test/e2e/testdata/keys.pkrvars.hcl" -var "networks=[\"$net\"]" \
 	-var flavor=m1.small -var source_image_name=debian-12-genericcloud-amd64 -var ssh_username=debian \
 	"$repo/example/openstack/"
 grep -E 'An image was created|Verified' "$CW_OS_LOG/packer-build.log"
@@ -56,7 +56,7 @@ grep -E 'An image was created|Verified' "$CW_OS_LOG/packer-build.log"
 phase lab-user-data
 ud=$work/user-data
 step lab-user-data timeout=300 "$repo/bin/packer" build -color=false \
-	-only=file.ipv4-lab,file.ipv6-lab -var "user_data_directory=$ud" \
+	-only=file.ipv4-lab,file.ipv6-lab -var-file="$repo/test/e2e/testdata/keys.pkrvars.hcl" -var "user_data_directory=$ud" \
 	-var "base_user_data=$repo/test/e2e/testdata/report-user-data.yaml" "$repo/example/"
 
 # lab NAME NETWORK USER-DATA FAMILY FORCED WHY [server create options]: boots the image on
