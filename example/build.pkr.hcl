@@ -1,7 +1,8 @@
 # A Clearwater all-in-one (AIO) image, customized offline from a Debian base image:
 #
-#   make example                      # everything, from a fresh machine (see README.md)
-#   bin/packer build -force example/  # the build alone, once the plugin is installed
+#   packer init example/ && sudo packer build -var-file=example/debian.pkrvars.hcl \
+#     -var signup_key=... -var ellis_api_key=... example/
+#   make example                      # from a clone: everything, from a fresh machine (README.md)
 #
 # The shell provisioner stands in for Clearwater's own packages, which cannot be fetched here;
 # the clearwater-firstboot provisioner then bakes in the helper that picks IPv4 or IPv6 at every
@@ -10,18 +11,14 @@
 packer {
   required_plugins {
     clearwater = {
-      version = ">= 0.1.0"
+      version = "~> 0.2"
       source  = "github.com/clearwater-aio/clearwater"
     }
   }
 }
 
-locals {
-  base_image = var.base_image != "" ? var.base_image : "${abspath(path.root)}/../.cache/images/debian-bookworm-amd64.qcow2"
-}
-
 source "clearwater-chroot" "aio" {
-  source_image          = local.base_image
+  source_image          = var.base_image
   source_image_checksum = var.base_image_checksum
   format                = "qcow2"
   compression           = var.compression

@@ -3,13 +3,10 @@
 
 variable "base_image" {
   type        = string
-  default     = ""
   description = <<-EOT
     The disk image (qcow2 or raw) to customize: a path, or a URL together with base_image_checksum.
-    Empty means the Debian bookworm image that images/debian/build.sh made, through the link
-    .cache/images/debian-bookworm-amd64.qcow2 that `make example` points at it. With internet
-    access, an Ubuntu or Debian cloud image works too, e.g.
-    https://cloud.debian.org/images/cloud/bookworm/latest/debian-12-genericcloud-amd64.qcow2
+    debian.pkrvars.hcl sets Debian 12's cloud image; `make example` passes the Debian image that
+    images/debian/build.sh builds.
   EOT
 }
 
@@ -52,16 +49,16 @@ variable "home_domain" {
   description = "Clearwater's SIP home domain (shared_config home_domain)."
 }
 
+# The deployment's secrets have no default: pass them with -var, a -var-file of your own kept out
+# of version control, or the environment (PKR_VAR_signup_key, PKR_VAR_ellis_api_key).
 variable "signup_key" {
   type        = string
-  default     = "secret"
   sensitive   = true
   description = "The Ellis sign-up code, also used as the TURN workaround password (shared_config)."
 }
 
 variable "ellis_api_key" {
   type        = string
-  default     = "secret"
   sensitive   = true
   description = "Ellis's API key and cookie key (shared_config ellis_api_key and ellis_cookie_key)."
 }

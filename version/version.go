@@ -6,7 +6,7 @@ import "github.com/hashicorp/packer-plugin-sdk/version"
 
 var (
 	// Version is the plugin's semantic version.
-	Version = "0.1.0"
+	Version = "0.2.0"
 	// VersionPrerelease marks a pre-release such as "dev"; set it with
 	// -ldflags "-X .../version.VersionPrerelease=dev" for local builds.
 	VersionPrerelease = "dev"

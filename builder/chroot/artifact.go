@@ -3,6 +3,9 @@ package chroot
 import (
 	"fmt"
 	"os"
+	"strconv"
+
+	registryimage "github.com/hashicorp/packer-plugin-sdk/packer/registry/image"
 )
 
 // BuilderID identifies this builder's artifacts to post-processors. It
@@ -42,8 +45,41 @@ func (a *Artifact) String() string {
 }
 
 // State returns the named value: "image_path", "format", "size",
-// "sha256", "checksum_file", "output_directory" or "generated_data".
-func (a *Artifact) State(name string) interface{} { return a.StateData[name] }
+// "sha256", "checksum_file", "output_directory" or "generated_data"; and for
+// registryimage.ArtifactStateURI ("par.artifact.metadata") the image as HCP
+// Packer's registry records it, as HashiCorp's own builders do, so that a
+// pipeline with a registry sees the image.
+func (a *Artifact) State(name string) interface{} {
+	if name == registryimage.ArtifactStateURI {
+		return a.registryImage()
+	}
+	return a.StateData[name]
+}
+
+// RegistryProvider is the provider name the registry shows for this
+// builder's images.
+const RegistryProvider = "clearwater-chroot"
+
+// registryImage describes the image for HCP Packer: its sha256 as the id (the
+// same bytes are the same image wherever the file goes), the output directory
+// as its region (the SDK's choice for builders whose output is a file), and its
+// file, format, size and checksum file as labels.
+func (a *Artifact) registryImage() interface{} {
+	img, err := registryimage.FromArtifact(a,
+		registryimage.WithProvider(RegistryProvider),
+		registryimage.WithRegion(a.Dir),
+		registryimage.SetLabels(map[string]interface{}{
+			"image_path":    a.Image,
+			"format":        a.Format,
+			"size":          strconv.FormatInt(a.Size, 10),
+			"sha256":        a.SHA256,
+			"checksum_file": a.ChecksumFile,
+		}))
+	if err != nil {
+		return nil // FromArtifact fails only for a nil artifact
+	}
+	return img
+}
 
 // Destroy removes the output directory.
 func (a *Artifact) Destroy() error { return os.RemoveAll(a.Dir) }

@@ -10,12 +10,12 @@
 packer {
   required_plugins {
     clearwater = {
-      version = ">= 0.1.0"
+      version = "~> 0.2"
       source  = "github.com/clearwater-aio/clearwater"
     }
     # v1.1.3 and v1.1.4 cannot SSH over IPv6 (README.md, "IPv6-only build networks").
     openstack = {
-      version = ">= 1.1.4"
+      version = "~> 1.1, >= 1.1.4"
       source  = "github.com/hashicorp/openstack"
     }
   }

@@ -64,16 +64,16 @@ variable "home_domain" {
   description = "Clearwater's SIP home domain (shared_config home_domain)."
 }
 
+# The deployment's secrets have no default: pass them with -var, a -var-file of your own kept out
+# of version control, or the environment (PKR_VAR_signup_key, PKR_VAR_ellis_api_key).
 variable "signup_key" {
   type        = string
-  default     = "secret"
   sensitive   = true
   description = "The Ellis sign-up code, also used as the TURN workaround password (shared_config)."
 }
 
 variable "ellis_api_key" {
   type        = string
-  default     = "secret"
   sensitive   = true
   description = "Ellis's API key and cookie key (shared_config ellis_api_key and ellis_cookie_key)."
 }

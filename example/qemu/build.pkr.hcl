@@ -10,11 +10,11 @@
 packer {
   required_plugins {
     clearwater = {
-      version = ">= 0.1.0"
+      version = "~> 0.2"
       source  = "github.com/clearwater-aio/clearwater"
     }
     qemu = {
-      version = ">= 1.0.9"
+      version = "~> 1.0, >= 1.0.9"
       source  = "github.com/hashicorp/qemu"
     }
   }

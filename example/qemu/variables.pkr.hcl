@@ -3,13 +3,10 @@
 
 variable "base_image" {
   type        = string
-  default     = ""
   description = <<-EOT
-    The cloud image to boot: openssh-server, sudo and cloud-init. Empty means the "cloud" variant
-    of the Debian base (images/debian/build.sh --variant cloud), through the link
-    .cache/images/debian-bookworm-amd64-cloud.qcow2 that `make example-qemu` points at it. With
-    internet access, a Debian or Ubuntu cloud image works too, e.g.
-    https://cloud.debian.org/images/cloud/bookworm/latest/debian-12-genericcloud-amd64.qcow2
+    The cloud image to boot (a path or a URL): openssh-server, sudo and cloud-init.
+    debian.pkrvars.hcl sets Debian 12's cloud image; `make example-qemu` passes the "cloud" variant
+    of the Debian base (images/debian/build.sh --variant cloud).
   EOT
 }
 
@@ -88,16 +85,16 @@ variable "home_domain" {
   description = "Clearwater's SIP home domain (shared_config home_domain)."
 }
 
+# The deployment's secrets have no default: pass them with -var, a -var-file of your own kept out
+# of version control, or the environment (PKR_VAR_signup_key, PKR_VAR_ellis_api_key).
 variable "signup_key" {
   type        = string
-  default     = "secret"
   sensitive   = true
   description = "The Ellis sign-up code, also used as the TURN workaround password (shared_config)."
 }
 
 variable "ellis_api_key" {
   type        = string
-  default     = "secret"
   sensitive   = true
   description = "Ellis's API key and cookie key (shared_config ellis_api_key and ellis_cookie_key)."
 }

@@ -96,7 +96,7 @@ func packerBuild(t testing.TB, env *packertest.Env, base string, extra ...string
 	dir := t.TempDir()
 	out, ud := filepath.Join(dir, "image"), filepath.Join(dir, "user-data")
 	start := time.Now()
-	args := append([]string{"-var", "base_image=" + base, "-var", "output_directory=" + out,
+	args := append([]string{keysVarFile(), "-var", "base_image=" + base, "-var", "output_directory=" + out,
 		"-var", "user_data_directory=" + ud, "-var", "base_user_data=" + reportUserData(),
 		"-var", "ipv6_timeout=" + ipv6Timeout}, extra...)
 	res := env.Build(t, dir, append(args, exampleDir())...)

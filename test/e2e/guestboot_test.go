@@ -308,7 +308,7 @@ func (g guestFiles) checkWritten(addr netip.Addr) {
 	for k, v := range map[string]string{"sprout_hostname": "cw-aio", "xdms_hostname": b + ":7888",
 		"hs_hostname": b + ":8888", "sprout_registration_store": b, "upstream_hostname": "scscf.cw-aio",
 		// The operator's keys, as the example's shell provisioner wrote them.
-		"home_domain": "example.com", "signup_key": "secret", "ellis_api_key": "secret"} {
+		"home_domain": "example.com", "signup_key": suiteSignupKey, "ellis_api_key": suiteEllisAPIKey} {
 		if shared[k] != v {
 			g.t.Errorf("shared_config: %s=%q, want %q", k, shared[k], v)
 		}

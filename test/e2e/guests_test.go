@@ -127,7 +127,7 @@ func guestBuild(t *testing.T, env *packertest.Env, dir, base, baseUserData strin
 	work := t.TempDir()
 	out, ud := filepath.Join(work, "image"), filepath.Join(work, "user-data")
 	start := time.Now()
-	args := append([]string{"-var", "base_image=" + base, "-var", "output_directory=" + out,
+	args := append([]string{keysVarFile(), "-var", "base_image=" + base, "-var", "output_directory=" + out,
 		"-var", "user_data_directory=" + ud, "-var", "base_user_data=" + baseUserData,
 		"-var", "ipv6_timeout=" + ipv6Timeout}, extra...)
 	res := env.Build(t, work, append(args, dir)...)

@@ -28,7 +28,7 @@ func TestQemuExampleValidate(t *testing.T) {
 	}
 	key := sshKey(t)
 	for _, extra := range [][]string{nil, {"-var", "ssh_password=pw"}} {
-		args := append([]string{"-var", "base_image=" + base, "-var", "ssh_private_key_file=" + key}, extra...)
+		args := append([]string{keysVarFile(), "-var", "base_image=" + base, "-var", "ssh_private_key_file=" + key}, extra...)
 		res := env.Validate(t, dir, append(args, qemuExampleDir())...)
 		if res.ExitCode != 0 || !strings.Contains(res.Output, "The configuration is valid") {
 			t.Fatalf("packer validate example/qemu %v (exit %d):\n%s", extra, res.ExitCode, res.Output)
@@ -62,7 +62,7 @@ func TestOpenStackExampleValidate(t *testing.T) {
 	defer keystone.Close()
 	validate := func(args ...string) packertest.Result {
 		t.Helper()
-		cmd := env.Command(t.Context(), t.TempDir(), append(append([]string{"validate"}, args...), openstackExampleDir())...)
+		cmd := env.Command(t.Context(), t.TempDir(), append(append([]string{"validate", keysVarFile()}, args...), openstackExampleDir())...)
 		cmd.Env = append(cmd.Env, "OS_AUTH_URL="+keystone.URL+"/v3", "OS_USERNAME=cw", "OS_PASSWORD=cw",
 			"OS_PROJECT_NAME=cw", "OS_USER_DOMAIN_NAME=Default", "OS_PROJECT_DOMAIN_NAME=Default", "OS_CLOUD=")
 		out, err := cmd.CombinedOutput()

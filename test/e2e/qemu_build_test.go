@@ -132,7 +132,7 @@ func (b qemuBuild) run(t testing.TB, env *packertest.Env, base, key string) stri
 	out := filepath.Join(dir, "image")
 	ctx, cancel := context.WithTimeout(t.Context(), qemuBuildTimeout)
 	defer cancel()
-	args := []string{"build", "-color=false", "-var", "base_image=" + base, "-var", "output_directory=" + out,
+	args := []string{"build", "-color=false", keysVarFile(), "-var", "base_image=" + base, "-var", "output_directory=" + out,
 		"-var", "ssh_private_key_file=" + key, "-var", "ssh_username=" + b.user,
 		"-var", "seed_user_data=" + filepath.Join(packertest.RepoRoot(), "test", "e2e", "testdata", b.seed),
 		"-var", "ipv6_timeout=" + ipv6Timeout}

@@ -49,7 +49,7 @@ step plugins-install timeout=120 sh -c "
 openstack image list --name clearwater-aio -f value -c ID | xargs -r openstack image delete
 # The build instance's user-data forces IPv6 (build-user-data.yaml): the provisioner's reset must
 # remove what it wrote, and say so.
-step packer-build timeout=3600 "$repo/bin/packer" build -color=false -var "networks=[\"$net\"]" \
+step packer-build timeout=3600 "$repo/bin/packer" build -color=false -var-file="$repo/test/e2e/testdata/keys.pkrvars.hcl" -var "networks=[\"$net\"]" \
 	-var flavor=m1.small -var source_image_name=debian-12-genericcloud-amd64 -var ssh_username=debian \
 	-var "base_user_data=$here/build-user-data.yaml" "$repo/example/openstack/"
 grep -E 'An image was created|Verified|removed /etc/clearwater' "$CW_OS_LOG/packer-build.log"
@@ -59,7 +59,7 @@ grep -q 'removed /etc/clearwater/force_ipv6: cloud-init wrote it from the user-d
 phase lab-user-data
 ud=$work/user-data
 step lab-user-data timeout=300 "$repo/bin/packer" build -color=false \
-	-only=file.ipv4-lab,file.ipv6-lab -var "user_data_directory=$ud" \
+	-only=file.ipv4-lab,file.ipv6-lab -var-file="$repo/test/e2e/testdata/keys.pkrvars.hcl" -var "user_data_directory=$ud" \
 	-var "base_user_data=$repo/test/e2e/testdata/report-user-data.yaml" "$repo/example/"
 # No toggle at all: the test's report alone.
 cp "$repo/test/e2e/testdata/report-user-data.yaml" "$ud/report.yaml"

@@ -43,10 +43,12 @@ func TestReleaseInstallsWithPackerInit(t *testing.T) {
 	}
 	goreleaser := buildGoReleaser(t)
 	src := cleanTaggedCopy(t)
-	dist := cutRelease(t, goreleaser, src)
+	key := newSigningKey(t)
+	dist := cutRelease(t, goreleaser, src, key)
 	version := strings.TrimPrefix(tag, "v")
 	stem := fmt.Sprintf("%s_v%s_%s_linux_amd64", repo, version, apiVersion)
 	checkAssets(t, dist, stem, version)
+	checkSignature(t, key, filepath.Join(dist, fmt.Sprintf("%s_v%s_SHA256SUMS", repo, version)))
 	installAndBuild(t, packer, dist, stem, version)
 }
 
@@ -219,13 +221,13 @@ func copyFile(src, dst string, fi os.FileInfo) error {
 	return os.WriteFile(dst, data, fi.Mode().Perm())
 }
 
-// cutRelease runs `goreleaser release --clean --skip=publish,sign` in src for linux/amd64 and
-// returns dist/.
-func cutRelease(t *testing.T, goreleaser, src string) string {
+// cutRelease runs `goreleaser release --clean --skip=publish` in src for linux/amd64, signing
+// with key as the release workflow signs with the project's, and returns dist/.
+func cutRelease(t *testing.T, goreleaser, src string, key signingKey) string {
 	t.Helper()
 	start := time.Now()
-	out := command(t, 15*time.Minute, src, []string{"API_VERSION=" + apiVersion, "CLEARWATER_HOST_ONLY=1", "GITHUB_TOKEN="},
-		goreleaser, "release", "--clean", "--skip=publish,sign")
+	out := command(t, 15*time.Minute, src, append(key.env(), "API_VERSION="+apiVersion, "CLEARWATER_HOST_ONLY=1", "GITHUB_TOKEN="),
+		goreleaser, "release", "--clean", "--skip=publish")
 	t.Logf("goreleaser release (linux/amd64, make generate included): %s", time.Since(start).Round(time.Millisecond))
 	if testing.Verbose() {
 		t.Log(out)
