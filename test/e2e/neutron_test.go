@@ -171,7 +171,7 @@ func ptr[T any](v T) *T { return &v }
 func snapshotBoot(t *testing.T, g guestBoot, first booted, report []byte) {
 	t.Helper()
 	g.qemu.Image = keepDisk(t, first.vm)
-	g.net = neutronlab.Spec{Net: 10, Port: 8, IPv4: true, IPv6: neutronlab.SLAAC, VendorData: report}
+	g.net = neutronlab.Spec{Net: first.lab.Spec.Net, Port: 9, IPv4: true, IPv6: neutronlab.SLAAC, VendorData: report} // a new port: a new instance
 	g.during = nil
 	g.want = want{family: "ipv4", forceSource: userdata.SourceNone,
 		why:    res(`^IPv6 not forced \(the default\)$`),
