@@ -23,4 +23,3 @@ func (o offGoroutine) Fatalf(format string, args ...any) {
 	o.TB.Errorf(format, args...)
 	runtime.Goexit()
 }
-

@@ -17,8 +17,8 @@ import (
 	"github.com/clearwater-aio/packer-plugin-clearwater/firstboot/policy"
 	"github.com/clearwater-aio/packer-plugin-clearwater/firstboot/status"
 	"github.com/clearwater-aio/packer-plugin-clearwater/firstboot/userdata"
-	"github.com/clearwater-aio/packer-plugin-clearwater/internal/neutronlab"
 	"github.com/clearwater-aio/packer-plugin-clearwater/internal/netnstest"
+	"github.com/clearwater-aio/packer-plugin-clearwater/internal/neutronlab"
 	"github.com/clearwater-aio/packer-plugin-clearwater/test/qemu"
 )
 
