@@ -2,6 +2,7 @@ package chroot
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"syscall"
@@ -15,6 +16,29 @@ func tryLock(f *os.File) (busy bool, err error) {
 		return true, nil
 	}
 	return false, err
+}
+
+// openLockFile opens (creating it if need be) the lock file at p without
+// following a symlink there, and refuses a file that is not a regular file
+// of this process's user that only that user may write: such a file was put
+// there by someone else, who could hold its lock for ever.
+func openLockFile(p string) (*os.File, error) {
+	f, err := os.OpenFile(p, os.O_RDWR|os.O_CREATE|syscall.O_NOFOLLOW, 0o600)
+	if err != nil {
+		return nil, err
+	}
+	fi, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return nil, err
+	}
+	st, ok := fi.Sys().(*syscall.Stat_t)
+	if !fi.Mode().IsRegular() || !ok || int(st.Uid) != os.Geteuid() || fi.Mode().Perm()&0o022 != 0 {
+		f.Close()
+		return nil, fmt.Errorf("%s is not a regular file of uid %d writable only by it (mode %v): "+
+			"remove it and run the build again", p, os.Geteuid(), fi.Mode())
+	}
+	return f, nil
 }
 
 // unlock releases tryLock's flock.

@@ -4,14 +4,16 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"path/filepath"
 	"time"
 )
 
 // hostLockPaths are tried in order for the lock that serialises loop
 // device setup between concurrent builds on one host. The loop control
-// device comes first because locking it leaves no file behind.
-var hostLockPaths = []string{"/dev/loop-control", filepath.Join(os.TempDir(), "clearwater-chroot.lock")}
+// device comes first because locking it leaves no file behind. The file is
+// at a fixed path in /run, which only root may write: one path for every
+// build whatever its TMPDIR, and not one that another user can plant (a
+// symlink to a file of root's) or create first and hold (openLockFile).
+var hostLockPaths = []string{"/dev/loop-control", "/run/clearwater-chroot.lock"}
 
 // hostLockTimeout bounds the wait for another build's setup.
 const hostLockTimeout = 10 * time.Minute
@@ -21,7 +23,7 @@ const hostLockTimeout = 10 * time.Minute
 func withHostLock(ctx context.Context, fn func() error) error {
 	f, err := os.Open(hostLockPaths[0])
 	if err != nil {
-		f, err = os.OpenFile(hostLockPaths[1], os.O_RDWR|os.O_CREATE, 0o600)
+		f, err = openLockFile(hostLockPaths[1])
 	}
 	if err != nil {
 		return fmt.Errorf("opening the host lock: %w", err)

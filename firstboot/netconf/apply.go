@@ -6,8 +6,13 @@ import (
 	"fmt"
 	"os/exec"
 	"strings"
+	"sync"
 	"time"
 )
+
+// applyMu serializes Applies: the helper probes interfaces in parallel, and two `netplan apply`
+// (or a networkd reload beside a reconfigure) at once regenerate and restart the same units.
+var applyMu sync.Mutex
 
 // ApplyTimeout bounds each command Apply runs when ctx has no earlier deadline.
 const ApplyTimeout = 30 * time.Second
@@ -29,12 +34,15 @@ func applyCommands(s Stack, iface string) [][]string {
 // commands (found on PATH): `netplan apply`; `networkctl reload` then `networkctl reconfigure
 // IF`; `ifup IF`. It returns each command run; it stops at the first that fails. ifupdown's ifup
 // does nothing for an interface it already brought up: a stanza added to such an interface takes
-// effect at the next boot (netconf never takes an interface down).
+// effect at the next boot (netconf never takes an interface down). It is safe for concurrent
+// use: one Apply runs its commands at a time.
 func Apply(ctx context.Context, s Stack, iface string) ([]string, error) {
 	cmds := applyCommands(s, iface)
 	if cmds == nil {
 		return nil, fmt.Errorf("netconf: no way to apply %q", s)
 	}
+	applyMu.Lock()
+	defer applyMu.Unlock()
 	var ran []string
 	for _, c := range cmds {
 		cctx, cancel := context.WithTimeout(ctx, ApplyTimeout)

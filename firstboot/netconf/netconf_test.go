@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io/fs"
 	"net/netip"
 	"os"
@@ -11,6 +12,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -368,6 +370,33 @@ func TestApply(t *testing.T) {
 	ran, err := Apply(context.Background(), Networkd, "eth0")
 	if got, _ := os.ReadFile(log); err == nil || !strings.Contains(err.Error(), "boom") || len(ran) != 1 || string(got) != "networkctl reload\n" {
 		t.Errorf("failing command: ran %q, err %v, log %q; want a stop at the first failure", ran, err, got)
+	}
+}
+
+// Apply runs one stack's commands at a time, though the helper probes interfaces in parallel: a
+// second `netplan apply` while one runs is recorded by the fake as an overlap.
+func TestApplySerialises(t *testing.T) {
+	dir := t.TempDir()
+	log, busy := filepath.Join(dir, "log"), filepath.Join(dir, "busy")
+	script := "#!/bin/sh\nmkdir " + busy + " 2>/dev/null || echo overlap >> " + log +
+		"\nsleep 0.1\nrmdir " + busy + " 2>/dev/null\necho done >> " + log + "\n"
+	if err := os.WriteFile(filepath.Join(dir, "netplan"), []byte(script), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("PATH", dir+string(os.PathListSeparator)+os.Getenv("PATH"))
+	var wg sync.WaitGroup
+	for i := range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if _, err := Apply(context.Background(), Netplan, fmt.Sprintf("eth%d", i)); err != nil {
+				t.Error(err)
+			}
+		}()
+	}
+	wg.Wait()
+	if b, _ := os.ReadFile(log); strings.Contains(string(b), "overlap") || strings.Count(string(b), "done") != 4 {
+		t.Errorf("the fake netplan's log: %q; want 4 runs, none overlapping", b)
 	}
 }
 

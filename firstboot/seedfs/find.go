@@ -60,15 +60,20 @@ func findInByLabel(root, label string) string {
 }
 
 // findInSysBlock probes every block device the kernel lists and returns the one whose label
-// comes earliest in labels.
+// comes earliest in labels. At most maxBlockDevices entries are read from the folder, and each
+// device's /dev node is resolved inside root (resolveUnder), so that under --root a link such as
+// dev/sr0 -> /dev/sda names the root's device, never the host's.
 func findInSysBlock(root string, labels []string) string {
-	ents, err := os.ReadDir(filepath.Join(root, "sys/class/block"))
+	ents, err := rootfs.ReadDirIn(root, "/sys/class/block", maxBlockDevices)
 	if err != nil {
 		return ""
 	}
 	best, bestRank := "", len(labels)
-	for _, e := range ents[:min(len(ents), maxBlockDevices)] {
-		p := filepath.Join(root, "dev", e.Name())
+	for _, e := range ents {
+		p := resolveUnder(root, path.Join("/dev", e.Name()))
+		if p == "" {
+			continue
+		}
 		if rank := labelMatches(p, labels[:bestRank]); rank >= 0 {
 			best, bestRank = p, rank
 		}

@@ -87,6 +87,11 @@ func TestFindByLabel(t *testing.T) {
 			[]string{"config-2", "cidata"}, "dev/sr0"},
 		{"by-label before sys/class/block", with(sysBlock, "dev/sda", fat, "dev/disk/by-label/cidata", fat), nil,
 			[]string{"cidata"}, "dev/disk/by-label/cidata"},
+		{"sys/class/block device linked to a host path stays in the root",
+			with(sysBlock, "dev/sda", garbage), map[string]string{"dev/sr0": fat},
+			[]string{"cidata"}, ""},
+		{"sys/class/block device linked inside the root", with(sysBlock, "dev/sda", garbage, "dev/vdb", fat),
+			map[string]string{"dev/sr0": "/dev/vdb"}, []string{"cidata"}, "dev/vdb"},
 		{"nothing", with(sysBlock, "dev/sda", garbage, "dev/vdb", other), nil,
 			[]string{"config-2", "cidata"}, ""},
 	}

@@ -17,6 +17,7 @@ import (
 	"github.com/clearwater-aio/packer-plugin-clearwater/firstboot/policy"
 	"github.com/clearwater-aio/packer-plugin-clearwater/firstboot/status"
 	"github.com/clearwater-aio/packer-plugin-clearwater/firstboot/userdata"
+	"github.com/clearwater-aio/packer-plugin-clearwater/internal/netnstest"
 	"github.com/clearwater-aio/packer-plugin-clearwater/internal/neutronlab"
 	"github.com/clearwater-aio/packer-plugin-clearwater/test/qemu"
 )
@@ -43,8 +44,9 @@ type guestBoot struct {
 	// timeout bounds the boot, report and power-off from QEMU's start; 0 means bootTimeout.
 	timeout time.Duration
 	// during runs, on its own goroutine, while the guest boots (a late RA, say); its context
-	// ends when the guest has powered off.
-	during func(context.Context, *testing.T, *neutronlab.Lab)
+	// ends when the guest has powered off. Its t is netnstest.OffGoroutine's: a Fatal there ends
+	// only that goroutine.
+	during func(context.Context, testing.TB, *neutronlab.Lab)
 	want   want
 }
 
@@ -141,7 +143,7 @@ func (b guestBoot) run(t *testing.T) booted {
 	go func() {
 		defer close(during)
 		if b.during != nil {
-			b.during(dctx, t, l)
+			b.during(dctx, netnstest.OffGoroutine(t), l)
 		}
 	}()
 	// The guest powers off once its report is done; the test reads the results from its disk.

@@ -31,7 +31,7 @@ type neutronCase struct {
 	net      neutronlab.Spec
 	userData string // the example's: "report", "ipv4-lab", "ipv6-lab", "ipv6-lab+marker"; "" for none (Nova's 404s)
 	drive    string
-	during   func(context.Context, *testing.T, *neutronlab.Lab)
+	during   func(context.Context, testing.TB, *neutronlab.Lab)
 	want     want
 }
 
@@ -184,7 +184,7 @@ func snapshotBoot(t *testing.T, g guestBoot, first booted, report []byte) {
 // for the IPv6 that force_ipv6 needs (networkd sends none before an RA, cloud-init none at all).
 // The guest's first lease is no such sign: cloud-init takes it a minute or more before the
 // helper starts.
-func startRadvdLate(ctx context.Context, t *testing.T, l *neutronlab.Lab) {
+func startRadvdLate(ctx context.Context, t testing.TB, l *neutronlab.Lab) {
 	if !l.RouterPort.AwaitDHCPv6(ctx, t) {
 		return // the guest powered off first: the check of its status says what went wrong
 	}

@@ -5,8 +5,6 @@
 # console log as $CW_OS_STATE/log/NAME.console, and deletes the server. Fails on ERROR, or when ACTIVE takes
 # more than 10 minutes or PATTERN 15.
 set -euo pipefail
-# os CMD...: the openstack client, bounded: an API that never answers fails the boot, not the step.
-os() { timeout 300 openstack "$@"; }
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 . "$here/lib.sh"
 . "$CW_OS_STATE/admin-openrc"

@@ -13,9 +13,17 @@
 # cwos-host6/cwos-prov6, 2001:db8:cafe:6::/64 (documentation ranges).
 set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-. "$here/lib.sh"
+phases="install libvirt keystone nova neutron"
 until_phase=neutron
-[ "${1:-}" = --until ] && until_phase=${2:?--until needs a phase}
+if [ $# -gt 0 ]; then
+	[ "$1" = --until ] && [ $# -eq 2 ] || { echo "usage: $0 [--until PHASE]   PHASE: $phases" >&2; exit 2; }
+	case " $phases " in
+	*" $2 "*) until_phase=$2 ;;
+	*) echo "bringup.sh: --until $2: no such phase; one of: $phases" >&2; exit 2 ;;
+	esac
+fi
+. "$here/lib.sh"
+. "$here/hostops.sh"
 
 PW=cw-openstack               # every password of this throwaway, loopback-only cloud
 SECRET=cw-metadata-secret     # the metadata proxy's shared secret
@@ -79,14 +87,11 @@ openrc() {
 
 # ---------------------------------------------------------------------------------------------
 phase_install() {
-	# policy-rc.d 101: the maintainer scripts start nothing (no systemd here; we start services).
-	# (Only while we install: other installs on this machine keep their own policy.)
-	local own_policy=false
-	if [ ! -e /usr/sbin/policy-rc.d ]; then
-		printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d
-		chmod +x /usr/sbin/policy-rc.d
-		own_policy=true
-	fi
+	# Only while we install: other installs on this machine keep their own policy.
+	no_service_starts install_packages
+}
+
+install_packages() {
 	local pkgs=(mariadb-server python3-pymysql rabbitmq-server memcached python3-memcache
 		keystone python3-openstackclient glance-api placement-api
 		nova-api nova-conductor nova-scheduler nova-compute-kvm
@@ -101,7 +106,6 @@ phase_install() {
 	else
 		echo "  packages installed"
 	fi
-	if $own_policy; then rm -f /usr/sbin/policy-rc.d; fi
 }
 
 # conf FILE KEY VALUE...: sets KEY = VALUE lines of a libvirt config, touching FILE only when
@@ -362,7 +366,7 @@ phase_neutron() {
 # ---------------------------------------------------------------------------------------------
 phase install
 phase_install
-for p in libvirt keystone nova neutron; do
+for p in ${phases#install }; do
 	[ "$until_phase" = install ] && break
 	phase "$p"
 	"phase_$p"

@@ -33,7 +33,7 @@ trap finish EXIT
 
 "$here/bringup.sh"
 . "$CW_OS_STATE/admin-openrc"
-net=$(openstack network show provider -f value -c id)
+net=$(os network show provider -f value -c id)
 
 phase boot-base
 step boot-base timeout=1800 "$here/boot.sh" cwos-base 'login:' \
@@ -43,10 +43,11 @@ cat "$CW_OS_LOG/boot-base.log"
 phase packer-build
 export PACKER_PLUGIN_PATH=$work/plugins PACKER_CONFIG_DIR=$work/config CHECKPOINT_DISABLE=1
 mkdir -p "$PACKER_PLUGIN_PATH" "$PACKER_CONFIG_DIR"
-step plugins-install timeout=120 sh -c "
-	$repo/bin/packer plugins install --path $repo/bin/packer-plugin-clearwater github.com/clearwater-aio/clearwater &&
-	$repo/bin/packer plugins install --path $repo/bin/packer-plugin-openstack github.com/hashicorp/openstack"
-openstack image list --name clearwater-aio -f value -c ID | xargs -r openstack image delete
+# The paths are sh -c's arguments, not part of its script: a path with a space or a quote stays one.
+step plugins-install timeout=120 sh -c '
+	"$1/bin/packer" plugins install --path "$1/bin/packer-plugin-clearwater" github.com/clearwater-aio/clearwater &&
+	"$1/bin/packer" plugins install --path "$1/bin/packer-plugin-openstack" github.com/hashicorp/openstack' sh "$repo"
+os image list --name clearwater-aio -f value -c ID | xargs -r timeout 300 openstack image delete
 # The build instance's user-data forces IPv6 (build-user-data.yaml): the provisioner's reset must
 # remove what it wrote, and say so.
 step packer-build timeout=3600 "$repo/bin/packer" build -color=false -var-file="$repo/test/e2e/testdata/keys.pkrvars.hcl" -var "networks=[\"$net\"]" \
@@ -54,7 +55,7 @@ step packer-build timeout=3600 "$repo/bin/packer" build -color=false -var-file="
 	-var "base_user_data=$here/build-user-data.yaml" "$repo/example/openstack/"
 grep -E 'An image was created|Verified|removed /etc/clearwater' "$CW_OS_LOG/packer-build.log"
 grep -q 'removed /etc/clearwater/force_ipv6: cloud-init wrote it from the user-data of instance' "$CW_OS_LOG/packer-build.log"
-[ "$(openstack image show clearwater-aio -f value -c status)" = active ]
+[ "$(os image show clearwater-aio -f value -c status)" = active ]
 
 phase lab-user-data
 ud=$work/user-data

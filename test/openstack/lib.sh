@@ -19,6 +19,9 @@ CW_OS_LOG=$CW_OS_STATE/log
 mkdir -p "$CW_OS_STATE" "$CW_OS_LOG"
 export CW_OS_STATE CW_OS_LOG
 
+# os CMD...: the openstack client, bounded: an API that never answers fails the script, not hangs it.
+os() { timeout 300 openstack "$@"; }
+
 # step NAME [timeout=SECONDS] CMD...: runs CMD under timeout (default 300 s), its output to
 # $CW_OS_LOG/NAME.log, and on failure names the step and shows the log's tail.
 step() {

@@ -9,17 +9,7 @@ set -uo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 . "$here/lib.sh"
 
-# stoppid FILE: ends the process whose PID FILE holds, then waits for it (at most 20 s).
-stoppid() {
-	local pid
-	pid=$(cat "$1" 2>/dev/null) || return 0
-	for p in $pid; do
-		kill "$p" 2>/dev/null || continue
-		for _ in $(seq 40); do kill -0 "$p" 2>/dev/null || break; sleep 0.5; done
-		kill -9 "$p" 2>/dev/null
-	done
-	rm -f "$1"
-}
+. "$here/hostops.sh"
 
 echo "== teardown"
 # The guests first, while libvirtd still runs: Nova's instance-* and spike A's cwos-tiny.
@@ -41,8 +31,7 @@ done
 
 # What Neutron's agents spawned outlives them by design (dnsmasq, radvd, haproxy, keepalived).
 for f in $(find /var/lib/neutron \( -name '*.pid*' -o -name pid \) -type f 2>/dev/null); do
-	pid=$(cat "$f" 2>/dev/null) && kill "$pid" 2>/dev/null && echo "  ended $(basename "$(dirname "$f")")/$(basename "$f") pid $pid"
-	rm -f "$f"
+	stoppid "$f" dnsmasq radvd haproxy keepalived neutron-keepali
 done
 # Only the namespaces and the bridge of our network and router (bringup.sh recorded them).
 for ns in $(cat "$CW_OS_STATE/netns" 2>/dev/null); do
@@ -61,14 +50,14 @@ for end in "" 6; do
 	ip link show cwos-host$end >/dev/null 2>&1 && ip link delete cwos-host$end && echo "  veth cwos-host$end/cwos-prov$end deleted"
 done
 
-stoppid "$CW_OS_STATE/libvirtd.pid"
-stoppid "$CW_OS_STATE/virtlogd.pid"
+stoppid "$CW_OS_STATE/libvirtd.pid" libvirtd
+stoppid "$CW_OS_STATE/virtlogd.pid" virtlogd
 # rabbitmqctl stop needs epmd; without it, the init script stops nothing: end the node by PID.
-running rabbitmq-server && stoppid /run/rabbitmq/pid
+running rabbitmq-server && stoppid /run/rabbitmq/pid beam.smp
 
 # RabbitMQ's epmd outlives it by design: end it if none ran before the bring-up.
 if [ -f "$CW_OS_STATE/epmd" ]; then
-	pidof epmd >"$CW_OS_STATE/epmd.pid" && stoppid "$CW_OS_STATE/epmd.pid"
+	pidof epmd >"$CW_OS_STATE/epmd.pid" && stoppid "$CW_OS_STATE/epmd.pid" epmd
 	rm -f "$CW_OS_STATE/epmd" "$CW_OS_STATE/epmd.pid"
 fi
 
