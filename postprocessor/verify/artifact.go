@@ -20,28 +20,33 @@ type Artifact struct {
 	image  string
 	report string
 	labels map[string]string
+	// What the input says, read at once: packer may end the input's plugin before it asks.
+	files              []string
+	id, str, builderID string
+	inputMeta          interface{}
 }
 
 func newArtifact(in packersdk.Artifact, image, reportPath string, r *report) *Artifact {
-	return &Artifact{in: in, image: image, report: reportPath, labels: map[string]string{
-		"clearwater_verified":            fmt.Sprint(r.Passed),
-		"clearwater_verify_cases_passed": strings.Join(r.passed(), ","),
-		"clearwater_verify_accelerator":  r.Accelerator,
-		"clearwater_verify_report":       filepath.Base(reportPath),
-	}}
+	return &Artifact{in: in, image: image, report: reportPath, files: in.Files(), id: in.Id(), str: in.String(), builderID: in.BuilderId(),
+		inputMeta: in.State(registryimage.ArtifactStateURI), labels: map[string]string{
+			"clearwater_verified":            fmt.Sprint(r.Passed),
+			"clearwater_verify_cases_passed": strings.Join(r.passed(), ","),
+			"clearwater_verify_accelerator":  r.Accelerator,
+			"clearwater_verify_report":       filepath.Base(reportPath),
+		}}
 }
 
 // BuilderId returns BuilderID.
 func (a *Artifact) BuilderId() string { return BuilderID }
 
 // Files are the input's files and the report.
-func (a *Artifact) Files() []string { return append(append([]string{}, a.in.Files()...), a.report) }
+func (a *Artifact) Files() []string { return append(append([]string{}, a.files...), a.report) }
 
 // Id is the input's.
-func (a *Artifact) Id() string { return a.in.Id() }
+func (a *Artifact) Id() string { return a.id }
 
 func (a *Artifact) String() string {
-	return fmt.Sprintf("%s, verified by clearwater-verify (cases passed: %s; report %s)", a.in.String(), a.labels["clearwater_verify_cases_passed"], a.report)
+	return fmt.Sprintf("%s, verified by clearwater-verify (cases passed: %s; report %s)", a.str, a.labels["clearwater_verify_cases_passed"], a.report)
 }
 
 // State answers par.artifact.metadata with the input's HCP Packer metadata (or one made from
@@ -51,12 +56,8 @@ func (a *Artifact) State(name string) interface{} {
 		return a.in.State(name)
 	}
 	var img registryimage.Image
-	if st := a.in.State(name); st == nil || mapstructure.WeakDecode(st, &img) != nil || img.ImageID == "" {
-		made, err := registryimage.FromArtifact(a.in, registryimage.WithID(filepath.Base(a.image)), registryimage.WithRegion(filepath.Dir(a.image)))
-		if err != nil {
-			return nil
-		}
-		img = *made
+	if st := a.inputMeta; st == nil || mapstructure.WeakDecode(st, &img) != nil || img.ImageID == "" {
+		img = registryimage.Image{ProviderName: a.builderID, ImageID: filepath.Base(a.image), ProviderRegion: filepath.Dir(a.image)}
 	}
 	if img.Labels == nil {
 		img.Labels = map[string]string{}

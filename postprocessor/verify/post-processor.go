@@ -124,14 +124,16 @@ func (p *PostProcessor) runAll(ctx context.Context, ui packersdk.Ui, d *driver, 
 	sem := make(chan struct{}, p.config.Parallel)
 	var wg sync.WaitGroup
 	for i, k := range cases {
+		// Places are taken in the cases' order, so that they start as listed.
+		select {
+		case sem <- struct{}{}:
+		case <-ctx.Done():
+			wg.Wait()
+			return results
+		}
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			select {
-			case sem <- struct{}{}:
-			case <-ctx.Done():
-				return
-			}
 			defer func() { <-sem }()
 			ui.Say(fmt.Sprintf("clearwater-verify: case %s: booting on %s, %s", k.Name, k.Network, describeUserData(k)))
 			r := result{Case: k, boot: d.run(ctx, k.Name, networks[k.Network], k.userData(), timeout)}
@@ -150,11 +152,10 @@ func (p *PostProcessor) runAll(ctx context.Context, ui packersdk.Ui, d *driver, 
 
 // judge compares a boot's verdict with what the case expects and says why it fails, if it does.
 func (p *PostProcessor) judge(r *result) {
-	if r.err != nil {
-		r.fail = r.err.Error()
-		return
+	var baked *status.Baked
+	if r.verdict != nil {
+		baked = r.verdict.Baked
 	}
-	baked := r.verdict.Baked
 	if t := p.config.BakedForceIPv6; t != config.TriUnset {
 		b := status.Baked{ForceIPv6: t.True(), OnMissingIPv6: "fallback"}
 		if baked != nil {
@@ -165,6 +166,10 @@ func (p *PostProcessor) judge(r *result) {
 	var err error
 	r.expected, r.expectedWhy, err = expected(r.Case, baked)
 	switch {
+	case r.err != nil && r.expected == "":
+		r.fail = "expected what the image was baked with, decided nothing: " + r.err.Error()
+	case r.err != nil:
+		r.fail = "expected " + r.expected + ", decided nothing: " + r.err.Error()
 	case err != nil:
 		r.fail = err.Error()
 	case r.expected != r.verdict.Family:
