@@ -104,19 +104,23 @@ func openToAll(t *testing.T, paths ...string) {
 	}
 }
 
-// command is packer build on image as nobody.
-func (v *verifier) command(ctx context.Context, image string) *exec.Cmd {
-	cmd := v.env.Command(ctx, v.dir, "build", "-color=false", "-var", "image="+image, ".")
+// command is packer build on image as nobody, of the template in v.dir, or of the given template
+// and its arguments.
+func (v *verifier) command(ctx context.Context, image string, template ...string) *exec.Cmd {
+	if len(template) == 0 {
+		template = []string{"."}
+	}
+	cmd := v.env.Command(ctx, v.dir, append([]string{"build", "-color=false", "-var", "image=" + image}, template...)...)
 	cmd.Env = append(cmd.Env, "HOME="+v.tmp, "TMPDIR="+v.tmp)
 	cmd.SysProcAttr.Credential = &syscall.Credential{Uid: nobody, Gid: nobody}
 	return cmd
 }
 
 // run runs packer build to its end and returns its output and exit code.
-func (v *verifier) run(t *testing.T, image string) (string, int) {
+func (v *verifier) run(t *testing.T, image string, template ...string) (string, int) {
 	t.Helper()
 	start := time.Now()
-	out, err := v.command(t.Context(), image).CombinedOutput()
+	out, err := v.command(t.Context(), image, template...).CombinedOutput()
 	t.Logf("packer build with clearwater-verify (as uid %d): %.0fs", nobody, time.Since(start).Seconds())
 	var exit *exec.ExitError
 	if err != nil && !isExit(err, &exit) {
@@ -175,8 +179,9 @@ func fileSHA256(t *testing.T, path string) string {
 	return hex.EncodeToString(h.Sum(nil))
 }
 
-// TestVerify: the example's output passes the default matrix through a real packer build, as an
-// unprivileged user, under TCG; the report lands beside the image; the image is not written; no
+// TestVerify: the example's output passes example/verify (the default matrix and the IPv6 lab's
+// user-data as the example rendered it) through a real packer build, as an unprivileged user,
+// under TCG; the report lands beside the image; the image is not written; no
 // file is left behind. Then an image that carries a build instance's toggle (the marker that
 // cloud-init's write_files leaves on a booted builder) fails on dual-stack without user-data,
 // with the right words.
@@ -189,12 +194,13 @@ func TestVerify(t *testing.T) {
 	}
 	sum := fileSHA256(t, b.image)
 	v := newVerifier(t, "")
-	openToAll(t, b.image)
-	out, code := v.run(t, b.image)
+	ipv6Lab := filepath.Join(filepath.Dir(outDir), "user-data", "ipv6-lab.yaml")
+	openToAll(t, b.image, ipv6Lab)
+	out, code := v.run(t, b.image, "-var", "ipv6_lab_user_data="+ipv6Lab, filepath.Join(exampleDir(), "verify"))
 	if code != 0 {
 		t.Fatalf("packer build with clearwater-verify failed (exit %d):\n%s", code, out)
 	}
-	for _, name := range []string{"dual-stack", "dual-stack-force-true", "dual-stack-force-false", "ipv6-only", "ipv4-only"} {
+	for _, name := range []string{"dual-stack", "dual-stack-force-true", "dual-stack-force-false", "ipv6-only", "ipv4-only", "ipv6-lab"} {
 		for _, w := range []string{"case " + name + ": booting on ", "case " + name + ": passed: "} {
 			if !strings.Contains(out, w) {
 				t.Errorf("output lacks %q", w)
@@ -206,10 +212,10 @@ func TestVerify(t *testing.T) {
 		t.Fatalf("no report beside the image: %v\n%s", err, out)
 	}
 	var rep verifyReport
-	if err := json.Unmarshal(data, &rep); err != nil || !rep.Passed || len(rep.Cases) != 5 {
+	if err := json.Unmarshal(data, &rep); err != nil || !rep.Passed || len(rep.Cases) != 6 {
 		t.Fatalf("report: %v\n%s", err, data)
 	}
-	want := map[string]string{"dual-stack": "ipv4", "dual-stack-force-true": "ipv6", "dual-stack-force-false": "ipv4", "ipv6-only": "ipv6", "ipv4-only": "ipv4"}
+	want := map[string]string{"dual-stack": "ipv4", "dual-stack-force-true": "ipv6", "dual-stack-force-false": "ipv4", "ipv6-only": "ipv6", "ipv4-only": "ipv4", "ipv6-lab": "ipv6"}
 	for _, c := range rep.Cases {
 		if c.Decided != want[c.Name] || !c.Passed {
 			t.Errorf("case %s: decided %q, want %q", c.Name, c.Decided, want[c.Name])
