@@ -123,7 +123,7 @@ func (c *Config) prepare() error {
 	if c.DefaultCases.False() && len(c.Cases) == 0 {
 		fail("default_cases = false and no case block: nothing to verify; add a case block or remove default_cases")
 	}
-	if c.DefaultCases.False() == false {
+	if !c.DefaultCases.False() {
 		for _, d := range defaultCases() {
 			if seen[d.Name] {
 				fail("case %q: a default case has that name; choose another, or set default_cases = false", d.Name)
