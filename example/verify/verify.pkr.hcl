@@ -35,6 +35,12 @@ variable "parallel" {
   description = "How many guests boot at once (each takes a host CPU under TCG, and 1 GiB)."
 }
 
+variable "boot_timeout" {
+  type        = string
+  default     = "10m"
+  description = "How long one boot may take to reach the helper's verdict (TCG on a busy host: raise it)."
+}
+
 source "null" "image" {
   communicator = "none"
 }
@@ -48,7 +54,8 @@ build {
       files = [var.image]
     }
     post-processor "clearwater-verify" {
-      parallel = var.parallel
+      parallel     = var.parallel
+      boot_timeout = var.boot_timeout
 
       # Besides the default cases: the IPv6 lab's user-data exactly as the example renders it
       # (the clearwater-userdata data source's output, merged into base-user-data.yaml).
