@@ -169,7 +169,8 @@ type verifyReport struct {
 	} `json:"cases"`
 }
 
-func fileSHA256(t *testing.T, path string) string {
+// fileSHA256 is the hex sha256 of a file.
+func fileSHA256(t testing.TB, path string) string {
 	t.Helper()
 	f, err := os.Open(path)
 	if err != nil {
