@@ -31,6 +31,10 @@ const nobody = 65534
 // 111 s a boot at load average 8, and over 10 minutes at 25 to 30.
 const verifyBootTimeout = "30m"
 
+// verifyParallel is how many guests these tests boot at once: on a host that others load, more
+// guests get more of it.
+const verifyParallel = "3"
+
 // verifyTemplate verifies an image built elsewhere: the null builder, artifice to make the image
 // an artifact, then clearwater-verify with the given body.
 const verifyTemplate = `
@@ -198,10 +202,11 @@ func TestVerify(t *testing.T) {
 		t.Fatal(err)
 	}
 	sum := fileSHA256(t, b.image)
-	v := newVerifier(t, `boot_timeout = "`+verifyBootTimeout+`"`)
+	v := newVerifier(t, `boot_timeout = "`+verifyBootTimeout+`"
+      parallel     = `+verifyParallel)
 	ipv6Lab := filepath.Join(filepath.Dir(outDir), "user-data", "ipv6-lab.yaml")
 	openToAll(t, b.image, ipv6Lab)
-	out, code := v.run(t, b.image, "-var", "ipv6_lab_user_data="+ipv6Lab, "-var", "boot_timeout="+verifyBootTimeout,
+	out, code := v.run(t, b.image, "-var", "ipv6_lab_user_data="+ipv6Lab, "-var", "boot_timeout="+verifyBootTimeout, "-var", "parallel="+verifyParallel,
 		filepath.Join(exampleDir(), "verify"))
 	if code != 0 {
 		t.Fatalf("packer build with clearwater-verify failed (exit %d):\n%s", code, out)
