@@ -209,7 +209,8 @@ func TestVerify(t *testing.T) {
 	out, code := v.run(t, b.image, "-var", "ipv6_lab_user_data="+ipv6Lab, "-var", "boot_timeout="+verifyBootTimeout, "-var", "parallel="+verifyParallel,
 		filepath.Join(exampleDir(), "verify"))
 	if code != 0 {
-		t.Fatalf("packer build with clearwater-verify failed (exit %d):\n%s", code, out)
+		// Errorf: the marked image below still gets its run.
+		t.Errorf("packer build with clearwater-verify failed (exit %d):\n%s", code, out)
 	}
 	for _, name := range []string{"dual-stack", "dual-stack-force-true", "dual-stack-force-false", "ipv6-only", "ipv4-only", "ipv6-lab"} {
 		for _, w := range []string{"case " + name + ": booting on ", "case " + name + ": passed: "} {
@@ -220,11 +221,11 @@ func TestVerify(t *testing.T) {
 	}
 	data, err := os.ReadFile(b.image + ".verify.json")
 	if err != nil {
-		t.Fatalf("no report beside the image: %v\n%s", err, out)
+		t.Errorf("no report beside the image: %v\n%s", err, out)
 	}
 	var rep verifyReport
 	if err := json.Unmarshal(data, &rep); err != nil || !rep.Passed || len(rep.Cases) != 6 {
-		t.Fatalf("report: %v\n%s", err, data)
+		t.Errorf("report: %v\n%s", err, data)
 	}
 	want := map[string]string{"dual-stack": "ipv4", "dual-stack-force-true": "ipv6", "dual-stack-force-false": "ipv4", "ipv6-only": "ipv6", "ipv4-only": "ipv4", "ipv6-lab": "ipv6"}
 	for _, c := range rep.Cases {
