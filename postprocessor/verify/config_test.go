@@ -127,3 +127,14 @@ func (f fakeArtifact) Id() string               { return "id" }
 func (f fakeArtifact) String() string           { return "test artifact" }
 func (f fakeArtifact) State(string) interface{} { return nil }
 func (f fakeArtifact) Destroy() error           { return nil }
+
+// A guest whose kernel panicked is named at once, with the kernel's reason.
+func TestPanicked(t *testing.T) {
+	console := "[    0.04] ..MP-BIOS bug: 8254 timer not connected to IO-APIC\r\n[    0.048000] Kernel panic - not syncing: IO-APIC + timer doesn't work!  Boot with apic=debug and send a report.\r\n[    0.048000] ---[ end Kernel panic - not syncing: IO-APIC + timer doesn't work!  Boot with apic=debug ]---\r\n"
+	if got := panicked(console); got != "Kernel panic - not syncing: IO-APIC + timer doesn't work!  Boot with apic=debug and send a report." {
+		t.Errorf("panicked = %q", got)
+	}
+	if got := panicked("[  OK  ] Reached target\r\nlogin: "); got != "" {
+		t.Errorf("panicked on a healthy console: %q", got)
+	}
+}

@@ -200,6 +200,17 @@ func (v *vm) exited() string {
 // loginRE is a getty's prompt: the guest finished booting.
 var loginRE = regexp.MustCompile(`(?m)login: *\r?$`)
 
+// panicRE is the kernel's last word: "Kernel panic - not syncing: <why>".
+var panicRE = regexp.MustCompile(`Kernel panic - not syncing: ([^\r\n\]]*)`)
+
+// panicked is the reason of a kernel panic on the console, or "".
+func panicked(console string) string {
+	if m := panicRE.FindStringSubmatch(console); m != nil {
+		return "Kernel panic - not syncing: " + strings.TrimSpace(m[1])
+	}
+	return ""
+}
+
 // waitVerdict reads the console until the helper's verdict line, QEMU's exit or ctx's end.
 func waitVerdict(ctx context.Context, v *vm, serial string, timeout time.Duration) boot {
 	start := time.Now()
@@ -227,6 +238,10 @@ func waitVerdict(ctx context.Context, v *vm, serial string, timeout time.Duratio
 			return b
 		case exited:
 			b.err = errors.New("QEMU exited before the helper reported: " + v.exited())
+			return b
+		case panicked(b.console) != "":
+			// A panicked guest never reports: say so now, not when boot_timeout ends.
+			b.err = fmt.Errorf("the guest's kernel panicked before the helper reported (%s); under TCG on a starved host the timer checks can fail: run again, or lower parallel", panicked(b.console))
 			return b
 		}
 		select {
