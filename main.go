@@ -10,6 +10,7 @@ import (
 
 	"github.com/clearwater-aio/packer-plugin-clearwater/builder/chroot"
 	"github.com/clearwater-aio/packer-plugin-clearwater/datasource/userdata"
+	"github.com/clearwater-aio/packer-plugin-clearwater/postprocessor/verify"
 	"github.com/clearwater-aio/packer-plugin-clearwater/provisioner/firstboot"
 	"github.com/clearwater-aio/packer-plugin-clearwater/version"
 )
@@ -20,6 +21,7 @@ func main() {
 	pps.RegisterBuilder("chroot", new(chroot.Builder))
 	pps.RegisterProvisioner("firstboot", new(firstboot.Provisioner))
 	pps.RegisterDatasource("userdata", new(userdata.Datasource))
+	pps.RegisterPostProcessor("verify", new(verify.PostProcessor))
 	pps.SetVersion(version.PluginVersion)
 	if err := pps.Run(); err != nil {
 		fmt.Fprintln(os.Stderr, err.Error())

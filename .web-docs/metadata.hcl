@@ -29,4 +29,9 @@ integration {
     name = "Clearwater User Data"
     slug = "userdata"
   }
+  component {
+    type = "post-processor"
+    name = "Clearwater Verify"
+    slug = "verify"
+  }
 }

@@ -108,6 +108,7 @@ func decideCommand(ctx context.Context, verb string, args []string, stdout, stde
 			fmt.Fprintf(stderr, "clearwater-firstboot: could not record the status of this run (clearwater-firstboot status will not show it): %v\n", err)
 			rep.Warnings = append(rep.Warnings, "the status of this run could not be recorded: "+err.Error())
 		}
+		sayVerdict(*o, rep)
 	}
 	if err := printReport(stdout, rep, o.json); err != nil {
 		fmt.Fprintf(stderr, "clearwater-firstboot %s: %v\n", verb, err)

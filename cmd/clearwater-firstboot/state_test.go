@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/clearwater-aio/packer-plugin-clearwater/firstboot/status"
 	"github.com/clearwater-aio/packer-plugin-clearwater/firstboot/userdata"
 )
 
@@ -185,5 +186,37 @@ func TestSymlinkedStateBoots(t *testing.T) {
 	}
 	if !hasSubstring(r.rep.Warnings, "ipv6_timeout 1m0s capped") {
 		t.Errorf("firstboot.d through the symlink: its ipv6_timeout was not seen: %q", r.rep.Warnings)
+	}
+}
+
+// A live run of the running system says its verdict on the console, with what the config file
+// alone (not its drop-ins) bakes; a run under --root or from a snapshot does not.
+func TestVerdictOnTheConsole(t *testing.T) {
+	dir := t.TempDir()
+	console := filepath.Join(dir, "console")
+	old := consoleDevice
+	consoleDevice = console
+	t.Cleanup(func() { consoleDevice = old })
+	if err := os.WriteFile(console, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg := filepath.Join(dir, "firstboot.yaml")
+	if err := os.WriteFile(cfg, []byte("force_ipv6: true\non_missing_ipv6: fail\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	rep := Report{Family: "ipv4", Address: "192.0.2.10", Interface: "eth0", ForceSource: "user-data:clearwater",
+		Reasons: []string{"chose 192.0.2.10 on eth0: IPv4 preferred when not forced"}}
+	sayVerdict(options{verb: "run", root: dir, config: cfg}, rep)
+	sayVerdict(options{verb: "run", root: "/", addrs: "x", config: cfg}, rep)
+	sayVerdict(options{verb: "plan", root: "/", config: cfg}, rep)
+	if b, _ := os.ReadFile(console); len(b) != 0 {
+		t.Fatalf("a run under --root, from a snapshot or a plan wrote %q", b)
+	}
+	sayVerdict(options{verb: "run", root: "/", config: cfg}, rep)
+	b, _ := os.ReadFile(console)
+	v, ok, err := status.LastVerdict(string(b))
+	if !ok || err != nil || v.Family != "ipv4" || v.Baked == nil || !v.Baked.ForceIPv6 || v.Baked.OnMissingIPv6 != "fail" ||
+		v.Reason != rep.Reasons[0] {
+		t.Errorf("console %q: %+v %v %v", b, v, ok, err)
 	}
 }

@@ -11,9 +11,11 @@ import (
 	"path"
 	"path/filepath"
 	"slices"
+	"syscall"
 	"time"
 
 	"github.com/clearwater-aio/packer-plugin-clearwater/firstboot/aioconfig"
+	"github.com/clearwater-aio/packer-plugin-clearwater/firstboot/config"
 	"github.com/clearwater-aio/packer-plugin-clearwater/firstboot/netconf"
 	"github.com/clearwater-aio/packer-plugin-clearwater/firstboot/policy"
 	"github.com/clearwater-aio/packer-plugin-clearwater/firstboot/rootfs"
@@ -133,4 +135,51 @@ func reportCode(rep Report) int {
 		return exitNotWritten
 	}
 	return exitDecided
+}
+
+// consoleDevice is where a live run on the running system writes its one-line verdict.
+var consoleDevice = "/dev/console"
+
+// sayVerdict writes the run's verdict line to the console, where operators (the serial console,
+// `openstack console log show`) and the clearwater-verify post-processor read it. Only a live run
+// of the running system says it; a console that cannot be written to is no failure (the status
+// and the journal still tell). O_NONBLOCK: a stalled serial line never holds the boot.
+func sayVerdict(o options, rep Report) {
+	if filepath.Clean(o.root) != "/" || o.offline() {
+		return
+	}
+	f, err := os.OpenFile(consoleDevice, os.O_WRONLY|os.O_APPEND|syscall.O_NOCTTY|syscall.O_NONBLOCK, 0)
+	if err != nil {
+		return
+	}
+	defer f.Close()
+	f.WriteString(rep.Verdict(bakedConfig(o)) + "\n")
+}
+
+// bakedConfig is what the helper's config file alone (the provisioner's, without drop-ins, the
+// marker or user-data) sets for the toggle; nil when it cannot be read.
+func bakedConfig(o options) *status.Baked {
+	file := o.config
+	if file == "" {
+		file = config.File
+	}
+	b := &status.Baked{OnMissingIPv6: config.Default().OnMissingIPv6}
+	data, err := rootfs.ReadFileIn(o.root, file)
+	if errors.Is(err, fs.ErrNotExist) {
+		return b
+	}
+	if err != nil {
+		return nil
+	}
+	p, err := config.Parse(file, data)
+	if err != nil {
+		return nil
+	}
+	if p.ForceIPv6 != nil {
+		b.ForceIPv6 = *p.ForceIPv6
+	}
+	if p.OnMissingIPv6 != nil {
+		b.OnMissingIPv6 = *p.OnMissingIPv6
+	}
+	return b
 }

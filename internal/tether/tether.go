@@ -1,5 +1,6 @@
-// Package tether starts test daemons (QEMU, dnsmasq, radvd) so that they die with the test
-// process: a test killed mid-run, by a timeout or ^C, leaves none of them behind.
+// Package tether starts child daemons (the tests' QEMU, dnsmasq, radvd; clearwater-verify's QEMU)
+// so that they die with the process that started them: a test or a plugin killed mid-run, by a
+// timeout or ^C, leaves none of them behind.
 package tether
 
 import (

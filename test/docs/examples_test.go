@@ -74,6 +74,9 @@ var fragmentOf = map[string]func(string) string{
 	"docs/provisioners/firstboot.mdx": func(s string) string {
 		return "provisioner \"clearwater-firstboot\" {\n" + s + "\n}\n"
 	},
+	"docs/post-processors/verify.mdx": func(s string) string {
+		return "build {\n  sources = [\"source.null.docs\"]\n  post-processor \"clearwater-verify\" {\n" + s + "\n  }\n}\n"
+	},
 	"docs/datasources/userdata.mdx": func(s string) string {
 		return "data \"clearwater-userdata\" \"docs\" {\n" + s + "\n}\n"
 	},

@@ -2,8 +2,6 @@ package e2e
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"io"
 	"os"
 	"os/exec"
@@ -164,16 +162,7 @@ func generateHelpers(t testing.TB) {
 // checkSHA256 checks the image against the sha256 that the builder reported and wrote beside it.
 func checkSHA256(t testing.TB, image, output string) {
 	t.Helper()
-	f, err := os.Open(image)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	h := sha256.New()
-	if _, err := io.Copy(h, f); err != nil {
-		t.Fatal(err)
-	}
-	sum := hex.EncodeToString(h.Sum(nil))
+	sum := fileSHA256(t, image)
 	side, err := os.ReadFile(image + ".sha256")
 	if err != nil {
 		t.Fatal(err)
