@@ -8,10 +8,13 @@ import (
 	"encoding/pem"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/hashicorp/hcl/v2"
+	"github.com/hashicorp/hcl/v2/hclwrite"
 	"golang.org/x/crypto/ssh"
 
 	"github.com/clearwater-aio/packer-plugin-clearwater/firstboot/userdata"
@@ -37,7 +40,9 @@ type qemuBuild struct {
 	seed     string   // the build instance's user-data template, in testdata
 	vars     []string // more -var NAME=VALUE
 	removed  []string // files the provisioner's reset must say it removed
-	fail     []string // when set, the build must fail with all of these in its output
+	// withoutStandIn builds a copy of example/qemu without its shell provisioner.
+	withoutStandIn bool
+	fail           []string // when set, the build must fail with all of these in its output
 	// boots: the image boots on a dual-stack lab once per entry, with that user-data ("report":
 	// the test's own, no toggle; "ipv6-lab": the example's IPv6 lab), and must decide as said.
 	boots []qemuBoot
@@ -73,7 +78,9 @@ var qemuBuilds = []qemuBuild{
 		boots: []qemuBoot{
 			{"report", want{family: "ipv6", force: true, forceSource: userdata.SourceConfig}},
 		}},
-	{name: "no-sudo", user: "cwnosudo", seed: seedForced, fail: []string{
+	// No sudo at all: the example without its stand-in for Clearwater's install (whose own sudo
+	// would fail first), so that the provisioner's words are what the user reads.
+	{name: "no-sudo", user: "cwnosudo", seed: seedForced, withoutStandIn: true, fail: []string{
 		"sudo: a password is required", "sudo refused the communicator's user (ssh_username)",
 		"give it passwordless sudo", `set execute_command = "echo '<password>' | sudo -S -p '' sh {{.Path}}"`}},
 }
@@ -143,7 +150,11 @@ func (b qemuBuild) run(t testing.TB, env *packertest.Env, base, key string) stri
 		args = append(args, "-var", v)
 	}
 	var output bytes.Buffer
-	cmd := env.Command(ctx, dir, append(args, qemuExampleDir())...)
+	template := qemuExampleDir()
+	if b.withoutStandIn {
+		template = withoutShell(t, template)
+	}
+	cmd := env.Command(ctx, dir, append(args, template)...)
 	cmd.Stdout, cmd.Stderr = &output, &output
 	release, err := qemu.Slot(ctx) // packer's qemu builder boots a guest
 	if err != nil {
@@ -207,6 +218,38 @@ func BenchmarkQemuExampleBuild(b *testing.B) {
 		}
 	}
 	b.ReportMetric(total.Seconds()/float64(b.N), "s/build")
+}
+
+// withoutShell copies the .pkr.hcl files of the template folder src with every shell provisioner
+// removed, and returns the copy's folder.
+func withoutShell(t testing.TB, src string) string {
+	t.Helper()
+	dst := t.TempDir()
+	files, err := filepath.Glob(filepath.Join(src, "*.pkr.hcl"))
+	if err != nil || len(files) == 0 {
+		t.Fatalf("%s: no templates (%v)", src, err)
+	}
+	for _, p := range files {
+		data, err := os.ReadFile(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		f, diags := hclwrite.ParseConfig(data, p, hcl.InitialPos)
+		if diags.HasErrors() {
+			t.Fatal(diags)
+		}
+		for _, b := range f.Body().Blocks() {
+			for _, p := range b.Body().Blocks() {
+				if b.Type() == "build" && p.Type() == "provisioner" && slices.Equal(p.Labels(), []string{"shell"}) {
+					b.Body().RemoveBlock(p)
+				}
+			}
+		}
+		if err := os.WriteFile(filepath.Join(dst, filepath.Base(p)), f.Bytes(), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dst
 }
 
 // qemuExampleDir is example/qemu: the template a user runs with packer's qemu builder.
