@@ -86,6 +86,6 @@ variable "ipv6_timeout" {
 
 variable "force_ipv6" {
   type        = bool
-  default     = false
-  description = "Bake force_ipv6 into the image: every instance is forced to IPv6 unless its own user-data says clearwater: {force_ipv6: false}."
+  default     = null
+  description = "Bake force_ipv6 into the image (true: every instance is forced to IPv6 unless its own user-data says clearwater: {force_ipv6: false}); unset bakes nothing, so the helper's default (not forced) applies."
 }
