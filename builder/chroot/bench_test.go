@@ -44,7 +44,8 @@ func BenchmarkChrootVersusBoot(b *testing.B) {
 	env := packertest.New(b)
 	var chroot, boot time.Duration
 	for i := 0; i < b.N; i++ {
-		chroot += benchChroot(b, env, base)
+		took, _ := benchChroot(b, env, base)
+		chroot += took
 		boot += benchBoot(b, base)
 	}
 	c, v := chroot.Seconds()/float64(b.N), boot.Seconds()/float64(b.N)
@@ -82,8 +83,9 @@ func baseImage(b *testing.B) string {
 	return lines[len(lines)-1]
 }
 
-// benchChroot customizes base with a real packer build of this builder.
-func benchChroot(b *testing.B, env *packertest.Env, base string) time.Duration {
+// benchChroot customizes base with a real packer build of this builder (the default
+// compression), and returns its time and the output's size.
+func benchChroot(b *testing.B, env *packertest.Env, base string) (time.Duration, int64) {
 	b.Helper()
 	dir := b.TempDir()
 	out := filepath.Join(dir, "out")
@@ -105,9 +107,14 @@ build {
 	if res.ExitCode != 0 {
 		b.Fatalf("chroot build failed:\n%s", res.Output)
 	}
-	checkBenchImage(b, filepath.Join(out, "bench.qcow2"))
-	b.Logf("chroot build: %.1fs", took.Seconds())
-	return took
+	image := filepath.Join(out, "bench.qcow2")
+	checkBenchImage(b, image)
+	fi, err := os.Stat(image)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Logf("chroot build: %.1fs, %d bytes", took.Seconds(), fi.Size())
+	return took, fi.Size()
 }
 
 // benchBoot customizes base by booting it with cloud-init user-data on a

@@ -89,8 +89,16 @@ func fileSHA256(t *testing.T, p string) string {
 
 // TestBuildCustomizesImageOffline runs a real packer build with the shell
 // and file provisioners and checks the output image without mounting it.
+// Its source is zstd-compressed like its output, so the output is written over a copy of
+// the source (grown by disk_size).
 func TestBuildCustomizesImageOffline(t *testing.T) {
 	bc := newBuildCase(t)
+	compressed := filepath.Join(bc.dir, "compressed.qcow2")
+	mustRun(t, "qemu-img", "convert", "-c", "-O", "qcow2", "-o", "compression_type=zstd", bc.source, compressed)
+	if err := os.Rename(compressed, bc.source); err != nil {
+		t.Fatal(err)
+	}
+	bc.sum = fileSHA256(t, bc.source)
 	payload := filepath.Join(bc.dir, "payload.txt")
 	if err := os.WriteFile(payload, []byte("payload ✓\n"), 0o640); err != nil {
 		t.Fatal(err)
@@ -141,7 +149,7 @@ func TestBuildCustomizesImageOffline(t *testing.T) {
 	if ct := mustRun(t, "qemu-img", "info", "--output=json", image); !strings.Contains(ct, `"compression-type": "zstd"`) {
 		t.Errorf("compression = \"zstd\" did not reach the image:\n%s", ct)
 	}
-	for _, w := range []string{"Discarded free blocks: ", "Writing the image: 100%"} {
+	for _, w := range []string{"Discarded free blocks: ", "over a copy of the source image", "Writing the image: 100%"} {
 		if !strings.Contains(res.Output, w) {
 			t.Errorf("the build does not say %q:\n%s", w, res.Output)
 		}

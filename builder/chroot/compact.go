@@ -11,7 +11,10 @@ import (
 )
 
 // What keeps the output small: free blocks discarded before the image is released (so the
-// working copy stays sparse and qemu-img copies no stale data), and qcow2 compression.
+// working copy stays sparse and qemu-img copies no stale data), and qcow2 compression. What
+// keeps it fast: when the source is a compressed qcow2 of the output's compression type, the
+// output starts as a copy of it and only the clusters the build changed are written
+// (Driver.ConvertOverBase), instead of compressing the whole image again on one core.
 
 // compressions are the values of compression, in the order the docs give them.
 var compressions = []string{"zlib", "zstd", "none"}
@@ -34,6 +37,26 @@ func (c *Config) prepareCompression() error {
 		return fmt.Errorf("compression: only qcow2 output can be compressed: set compression = \"none\" or format = \"qcow2\"")
 	}
 	return nil
+}
+
+// overBaseWhyNot says why the output cannot start as a copy of the source image (info and
+// chk are the source's), or "" when it can: a standalone, unencrypted qcow2 whose clusters are
+// mostly (at least half) compressed with the output's compression type, so that the output
+// is as compressed as a whole conversion would make it, but for the clusters the build wrote.
+func (c *Config) overBaseWhyNot(info ImageInfo, chk ImageCheck) string {
+	switch {
+	case c.Format != "qcow2" || c.Compression == "none":
+		return "the output is not compressed"
+	case info.Format != "qcow2":
+		return "the source image is " + info.Format
+	case info.BackingFile != "" || info.DataFile != "" || info.Encrypted:
+		return "the source image is not a standalone, unencrypted qcow2"
+	case info.CompressionType != c.Compression:
+		return "the source image's compression type is " + info.CompressionType
+	case chk.Compressed*2 < chk.Allocated || chk.Allocated == 0:
+		return fmt.Sprintf("%d of the source image's %d clusters are compressed", chk.Compressed, chk.Allocated)
+	}
+	return ""
 }
 
 // ConvertOptions say how ConvertImage writes its output.

@@ -89,3 +89,58 @@ func TestStepTrimFilesystems(t *testing.T) {
 		}
 	}
 }
+
+// TestOverBaseWhyNot: the output starts as a copy of the source only when the source is a
+// standalone qcow2 mostly compressed with the output's compression type.
+func TestOverBaseWhyNot(t *testing.T) {
+	zstd := ImageInfo{Format: "qcow2", CompressionType: "zstd"}
+	mostly := ImageCheck{Allocated: 100, Compressed: 95}
+	for _, tc := range []struct {
+		name        string
+		format, cmp string
+		info        ImageInfo
+		chk         ImageCheck
+		want        string // "" or a part of the reason
+	}{
+		{"compressed zstd source, zstd output", "qcow2", "zstd", zstd, mostly, ""},
+		{"half compressed", "qcow2", "zstd", zstd, ImageCheck{Allocated: 100, Compressed: 50}, ""},
+		{"zlib output", "qcow2", "zlib", zstd, mostly, "compression type is zstd"},
+		{"uncompressed output", "qcow2", "none", zstd, mostly, "not compressed"},
+		{"raw output", "raw", "none", zstd, mostly, "not compressed"},
+		{"raw source", "qcow2", "zstd", ImageInfo{Format: "raw"}, ImageCheck{}, "source image is raw"},
+		{"backing file", "qcow2", "zstd", ImageInfo{Format: "qcow2", CompressionType: "zstd", BackingFile: "b.qcow2"}, mostly, "standalone"},
+		{"data file", "qcow2", "zstd", ImageInfo{Format: "qcow2", CompressionType: "zstd", DataFile: "d.raw"}, mostly, "standalone"},
+		{"encrypted", "qcow2", "zstd", ImageInfo{Format: "qcow2", CompressionType: "zstd", Encrypted: true}, mostly, "unencrypted"},
+		{"mostly uncompressed", "qcow2", "zstd", zstd, ImageCheck{Allocated: 100, Compressed: 49}, "49 of the source image's 100 clusters"},
+		{"empty", "qcow2", "zstd", zstd, ImageCheck{}, "0 of the source image's 0 clusters"},
+	} {
+		c := &Config{Format: tc.format, Compression: tc.cmp}
+		got := c.overBaseWhyNot(tc.info, tc.chk)
+		if (tc.want == "") != (got == "") || !strings.Contains(got, tc.want) {
+			t.Errorf("%s: overBaseWhyNot = %q, want %q", tc.name, got, tc.want)
+		}
+	}
+}
+
+func TestParseImageInfo(t *testing.T) {
+	for _, tc := range []struct {
+		name, json string
+		want       ImageInfo
+	}{
+		{"zstd", `{"virtual-size": 2147483648, "format": "qcow2", "format-specific": {"type": "qcow2", "data": {"compat": "1.1", "compression-type": "zstd"}}}`,
+			ImageInfo{Format: "qcow2", VirtualSize: 2 << 30, CompressionType: "zstd"}},
+		{"compat 0.10 with a backing file", `{"virtual-size": 1024, "format": "qcow2", "backing-filename": "base.qcow2", "format-specific": {"type": "qcow2", "data": {"compat": "0.10"}}}`,
+			ImageInfo{Format: "qcow2", VirtualSize: 1024, BackingFile: "base.qcow2", CompressionType: "zlib"}},
+		{"data file, encrypted", `{"virtual-size": 1, "format": "qcow2", "encrypted": true, "format-specific": {"type": "qcow2", "data": {"compression-type": "zlib", "data-file": "d.raw"}}}`,
+			ImageInfo{Format: "qcow2", VirtualSize: 1, DataFile: "d.raw", Encrypted: true, CompressionType: "zlib"}},
+		{"raw", `{"virtual-size": 512, "format": "raw"}`, ImageInfo{Format: "raw", VirtualSize: 512}},
+	} {
+		got, err := parseImageInfo("x", []byte(tc.json))
+		if err != nil || got != tc.want {
+			t.Errorf("%s: %+v, %v; want %+v", tc.name, got, err, tc.want)
+		}
+	}
+	if _, err := parseImageInfo("x", []byte("{")); err == nil || !strings.Contains(err.Error(), "qemu-img info x") {
+		t.Errorf("bad JSON: %v", err)
+	}
+}

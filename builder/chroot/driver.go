@@ -22,10 +22,15 @@ import (
 type Driver interface {
 	// ImageInfo reports the format and virtual size of an image file.
 	ImageInfo(ctx context.Context, path string) (ImageInfo, error)
-	// CheckImage verifies a qcow2 image's metadata (raw images have none).
-	CheckImage(ctx context.Context, path, format string) error
+	// CheckImage verifies a qcow2 image's metadata (raw images have none)
+	// and counts its clusters.
+	CheckImage(ctx context.Context, path, format string) (ImageCheck, error)
 	// ConvertImage writes src (in srcFormat) to dst in dstFormat.
 	ConvertImage(ctx context.Context, src, srcFormat, dst, dstFormat string, o ConvertOptions) error
+	// ConvertOverBase writes the raw image work to dst, a qcow2 image that
+	// starts as a copy of the qcow2 image base: base's clusters stay as they
+	// are (compressed) and only those where work differs are written.
+	ConvertOverBase(ctx context.Context, work, base, dst string, progress func(float64)) error
 	// Trim discards the unused blocks of the filesystem mounted at dir.
 	Trim(ctx context.Context, dir string) (string, error)
 	// ResizeImage grows a raw image file to size bytes.
@@ -60,8 +65,21 @@ type Driver interface {
 
 // ImageInfo is what qemu-img reports about an image.
 type ImageInfo struct {
-	Format      string `json:"format"`
-	VirtualSize int64  `json:"virtual-size"`
+	Format      string
+	VirtualSize int64
+	// The rest is qcow2's: a backing file or an external data file (the
+	// image is not standalone), encryption, and the compression type of
+	// its compressed clusters ("zlib" or "zstd").
+	BackingFile     string
+	DataFile        string
+	Encrypted       bool
+	CompressionType string
+}
+
+// ImageCheck counts a qcow2 image's clusters (qemu-img check).
+type ImageCheck struct {
+	Allocated  int64 `json:"allocated-clusters"`
+	Compressed int64 `json:"compressed-clusters"`
 }
 
 // PartitionTable is a disk's partition table as sfdisk reports it.
@@ -147,27 +165,28 @@ func tail(s string, n int) string {
 	return s
 }
 
-func (hostDriver) CheckImage(ctx context.Context, path, format string) error {
+func (hostDriver) CheckImage(ctx context.Context, path, format string) (ImageCheck, error) {
 	if format != "qcow2" {
-		return nil
+		return ImageCheck{}, nil
 	}
 	// Exit status 3 means leaked clusters only, which are harmless; the
 	// JSON says whether anything is corrupt.
 	out, err := run(ctx, "qemu-img", "check", "-f", format, "--output=json", path)
 	var res struct {
+		ImageCheck
 		Corruptions int `json:"corruptions"`
 		CheckErrors int `json:"check-errors"`
 	}
 	if jerr := json.Unmarshal([]byte(out), &res); jerr != nil {
 		if err != nil {
-			return err
+			return ImageCheck{}, err
 		}
-		return fmt.Errorf("qemu-img check %s: %w", path, jerr)
+		return ImageCheck{}, fmt.Errorf("qemu-img check %s: %w", path, jerr)
 	}
 	if res.Corruptions > 0 || res.CheckErrors > 0 {
-		return fmt.Errorf("qemu-img check found %d corruptions and %d check errors in %s", res.Corruptions, res.CheckErrors, path)
+		return ImageCheck{}, fmt.Errorf("qemu-img check found %d corruptions and %d check errors in %s", res.Corruptions, res.CheckErrors, path)
 	}
-	return nil
+	return res.ImageCheck, nil
 }
 
 func (hostDriver) ImageInfo(ctx context.Context, path string) (ImageInfo, error) {
@@ -175,9 +194,31 @@ func (hostDriver) ImageInfo(ctx context.Context, path string) (ImageInfo, error)
 	if err != nil {
 		return ImageInfo{}, err
 	}
-	var info ImageInfo
-	if err := json.Unmarshal([]byte(out), &info); err != nil {
+	return parseImageInfo(path, []byte(out))
+}
+
+// parseImageInfo parses `qemu-img info --output=json`.
+func parseImageInfo(path string, b []byte) (ImageInfo, error) {
+	var doc struct {
+		Format      string `json:"format"`
+		VirtualSize int64  `json:"virtual-size"`
+		BackingFile string `json:"backing-filename"`
+		Encrypted   bool   `json:"encrypted"`
+		Specific    struct {
+			Data struct {
+				CompressionType string `json:"compression-type"`
+				DataFile        string `json:"data-file"`
+			} `json:"data"`
+		} `json:"format-specific"`
+	}
+	if err := json.Unmarshal(b, &doc); err != nil {
 		return ImageInfo{}, fmt.Errorf("qemu-img info %s: %w", path, err)
+	}
+	info := ImageInfo{Format: doc.Format, VirtualSize: doc.VirtualSize, BackingFile: doc.BackingFile,
+		DataFile: doc.Specific.Data.DataFile, Encrypted: doc.Encrypted, CompressionType: doc.Specific.Data.CompressionType}
+	// A qcow2 of compat 0.10 has no compression type field: its clusters are zlib's.
+	if info.Format == "qcow2" && info.CompressionType == "" {
+		info.CompressionType = "zlib"
 	}
 	return info, nil
 }

@@ -20,6 +20,7 @@ type fakeDriver struct {
 	// fail makes the call whose record starts with the key fail.
 	fail  map[string]error
 	info  ImageInfo
+	check ImageCheck
 	table PartitionTable
 	tags  map[string]map[string]string // by device
 	files map[string]bool              // "dev:path"
@@ -50,11 +51,14 @@ func (f *fakeDriver) Calls() []string {
 func (f *fakeDriver) ImageInfo(_ context.Context, p string) (ImageInfo, error) {
 	return f.info, f.record("info %s", p)
 }
-func (f *fakeDriver) CheckImage(_ context.Context, p, format string) error {
-	return f.record("check %s %s", p, format)
+func (f *fakeDriver) CheckImage(_ context.Context, p, format string) (ImageCheck, error) {
+	return f.check, f.record("check %s %s", p, format)
 }
 func (f *fakeDriver) ConvertImage(_ context.Context, src, sf, dst, df string, o ConvertOptions) error {
 	return f.record("convert %s %s %s %s %s", src, sf, dst, df, o.Compression)
+}
+func (f *fakeDriver) ConvertOverBase(_ context.Context, work, base, dst string, _ func(float64)) error {
+	return f.record("overbase %s %s %s", work, base, dst)
 }
 func (f *fakeDriver) Trim(_ context.Context, dir string) (string, error) {
 	return dir + ": 1 MiB (1048576 bytes) trimmed", f.record("trim %s", dir)

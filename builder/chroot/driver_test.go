@@ -1,7 +1,9 @@
 package chroot
 
 import (
+	"bytes"
 	"context"
+	"errors"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -171,4 +173,77 @@ func TestDetachWaitsForRelease(t *testing.T) {
 	if out, _ := exec.Command("losetup", "-j", img).Output(); len(out) > 0 {
 		t.Errorf("still attached after Detach: %s", out)
 	}
+}
+
+// TestConvertOverBase writes a changed and grown working copy over a copy of a compressed
+// qcow2 base: the output holds exactly the working copy's data, stands alone, keeps the
+// base's compressed clusters (so it is about the base's size), and the base is not touched.
+func TestConvertOverBase(t *testing.T) {
+	ctx := t.Context()
+	d := hostDriver{}
+	dir := t.TempDir()
+	base := filepath.Join(dir, "base.qcow2")
+	mustRun(t, "qemu-img", "convert", "-c", "-O", "qcow2", makeTestImage(t), base)
+	sum := fileSHA256(t, base)
+	baseChk, err := d.CheckImage(ctx, base, "qcow2")
+	if err != nil || baseChk.Compressed == 0 {
+		t.Fatalf("base check = %+v, %v; want compressed clusters", baseChk, err)
+	}
+	workDir := filepath.Join(dir, "work")
+	if err := os.Mkdir(workDir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	work := filepath.Join(workDir, "disk.raw")
+	mustRun(t, "qemu-img", "convert", "-O", "raw", base, work)
+	f, err := os.OpenFile(work, os.O_RDWR, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	changed := bytes.Repeat([]byte("changed!"), 128<<10/8)
+	_, err1 := f.WriteAt(changed, 20<<20)            // in the root filesystem
+	err2 := f.Truncate(80 << 20)                     // grown, as disk_size does
+	_, err3 := f.WriteAt(changed, 70<<20)            // in the new space
+	_, err4 := f.WriteAt(make([]byte, 1<<20), 1<<20) // zeroed: the first MiB of /boot
+	if err := errors.Join(err1, err2, err3, err4, f.Close()); err != nil {
+		t.Fatal(err)
+	}
+
+	dst := filepath.Join(dir, "out.qcow2")
+	var progress []float64
+	if err := d.ConvertOverBase(ctx, work, base, dst, func(p float64) { progress = append(progress, p) }); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := exec.Command("qemu-img", "compare", "-f", "raw", "-F", "qcow2", work, dst).CombinedOutput(); err != nil {
+		t.Errorf("the output's data is not the working copy's: %v\n%s", err, out)
+	}
+	info, err := d.ImageInfo(ctx, dst)
+	if err != nil || info.Format != "qcow2" || info.VirtualSize != 80<<20 || info.BackingFile != "" || info.CompressionType != "zlib" {
+		t.Errorf("output info = %+v, %v; want a standalone zlib qcow2 of 80 MiB", info, err)
+	}
+	chk, err := d.CheckImage(ctx, dst, "qcow2")
+	// The changes touch at most 2 clusters each and the zeroed MiB 16 of them.
+	if err != nil || chk.Compressed < baseChk.Compressed-20 {
+		t.Errorf("output check = %+v, %v; want about the base's %d compressed clusters", chk, err, baseChk.Compressed)
+	}
+	if b, o := fileSize(t, base), fileSize(t, dst); o > b+1<<20 {
+		t.Errorf("output is %d bytes, base %d: more than the 256 KiB changed and the metadata", o, b)
+	}
+	if got := fileSHA256(t, base); got != sum {
+		t.Errorf("the base changed: sha256 %s, was %s", got, sum)
+	}
+	if entries, _ := os.ReadDir(workDir); len(entries) != 1 {
+		t.Errorf("the working directory holds %v, want only disk.raw", entries)
+	}
+	if len(progress) == 0 || progress[len(progress)-1] != 100 {
+		t.Errorf("progress reports %v, want them to end at 100", progress)
+	}
+}
+
+func fileSize(t *testing.T, p string) int64 {
+	t.Helper()
+	fi, err := os.Stat(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return fi.Size()
 }

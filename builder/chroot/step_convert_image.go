@@ -11,8 +11,9 @@ import (
 )
 
 // stepConvertImage writes the working copy to output_directory/image_name
-// in the output format. With -force an existing output directory is
-// replaced. When the build fails later, or is cancelled, the output
+// in the output format: over a copy of the source image when it can
+// (Config.overBaseWhyNot), else converted whole. With -force an existing
+// output directory is replaced. When the build fails later, or is cancelled, the output
 // directory is removed.
 //
 // Produces: "image_path" (string).
@@ -32,9 +33,22 @@ func (s *stepConvertImage) Run(ctx context.Context, state multistep.StateBag) mu
 	}
 	s.created = true
 	image := filepath.Join(c.OutputDirectory, c.ImageName)
-	ui.Say(fmt.Sprintf("Writing the %s image %s (compression: %s)...", c.Format, image, c.Compression))
-	o := ConvertOptions{Compression: c.Compression, Progress: uiProgress(ui, "Writing the image")}
-	if err := d.ConvertImage(ctx, state.Get("work_image").(string), "raw", image, c.Format, o); err != nil {
+	work := state.Get("work_image").(string)
+	info, _ := state.Get("source_info").(ImageInfo)
+	chk, _ := state.Get("source_check").(ImageCheck)
+	progress := uiProgress(ui, "Writing the image")
+	var err error
+	if why := c.overBaseWhyNot(info, chk); why == "" {
+		ui.Say(fmt.Sprintf("Writing the %s image %s (compression: %s) over a copy of the source image: the clusters the build changed...", c.Format, image, c.Compression))
+		err = d.ConvertOverBase(ctx, work, state.Get("source_path").(string), image, progress)
+	} else {
+		ui.Say(fmt.Sprintf("Writing the %s image %s (compression: %s)...", c.Format, image, c.Compression))
+		if c.Compression != "none" {
+			ui.Message("Every cluster is compressed again: " + why)
+		}
+		err = d.ConvertImage(ctx, work, "raw", image, c.Format, ConvertOptions{Compression: c.Compression, Progress: progress})
+	}
+	if err != nil {
 		return halt(state, fmt.Errorf("writing the image: %w", err))
 	}
 	state.Put("image_path", image)

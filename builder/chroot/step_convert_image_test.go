@@ -2,6 +2,7 @@ package chroot
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -63,5 +64,33 @@ func TestStepConvertImageOutputExists(t *testing.T) {
 	}
 	if _, err := os.Stat(keep); !os.IsNotExist(err) {
 		t.Errorf("-force kept the old output")
+	}
+}
+
+// TestStepConvertImageOverBase: a source compressed with the output's type is the output's
+// start; any other is converted whole, and the build says why.
+func TestStepConvertImageOverBase(t *testing.T) {
+	for _, tc := range []struct {
+		name, compression, want, says string
+	}{
+		{"same type", "zstd", "overbase w.raw /src.qcow2 %s", "over a copy of the source image"},
+		{"other type", "zlib", "convert w.raw raw %s qcow2 zlib", "Every cluster is compressed again: the source image's compression type is zstd"},
+	} {
+		out := filepath.Join(t.TempDir(), "out")
+		d := &fakeDriver{}
+		state, ui := testState(t, &Config{OutputDirectory: out, ImageName: "a.qcow2", Format: "qcow2", Compression: tc.compression}, d)
+		state.Put("work_image", "w.raw")
+		state.Put("source_path", "/src.qcow2")
+		state.Put("source_info", ImageInfo{Format: "qcow2", CompressionType: "zstd"})
+		state.Put("source_check", ImageCheck{Allocated: 10, Compressed: 9})
+		if err := stateErrorAfter((&stepConvertImage{}).Run(context.Background(), state), state); err != nil {
+			t.Fatal(err)
+		}
+		if want := []string{fmt.Sprintf(tc.want, out+"/a.qcow2")}; !reflect.DeepEqual(d.Calls(), want) {
+			t.Errorf("%s: calls %q, want %q", tc.name, d.Calls(), want)
+		}
+		if !strings.Contains(ui.String(), tc.says) {
+			t.Errorf("%s: the build does not say %q:\n%s", tc.name, tc.says, ui.String())
+		}
 	}
 }

@@ -14,7 +14,8 @@ import (
 // temporary directory beside the output directory, so the source is never
 // written and loop devices can attach the copy.
 //
-// Produces: "work_dir", "work_image" (string).
+// Produces: "work_dir", "work_image" (string), "source_info" (ImageInfo), "source_check"
+// (ImageCheck).
 type stepCopyImage struct {
 	workDir string
 }
@@ -30,9 +31,12 @@ func (s *stepCopyImage) Run(ctx context.Context, state multistep.StateBag) multi
 		return halt(state, fmt.Errorf("source_image %s is in %s format: only qcow2 and raw are supported", c.SourceImage, info.Format))
 	}
 	ui.Say(fmt.Sprintf("Checking the %s source image...", info.Format))
-	if err := d.CheckImage(ctx, src, info.Format); err != nil {
+	chk, err := d.CheckImage(ctx, src, info.Format)
+	if err != nil {
 		return halt(state, fmt.Errorf("source_image %s is damaged: %w", c.SourceImage, err))
 	}
+	state.Put("source_info", info)
+	state.Put("source_check", chk)
 	parent := filepath.Dir(filepath.Clean(c.OutputDirectory))
 	if err := os.MkdirAll(parent, 0o755); err != nil {
 		return halt(state, fmt.Errorf("output_directory: %w", err))

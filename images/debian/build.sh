@@ -309,8 +309,11 @@ EOF
 disk=$work/disk.raw
 if [[ $arch == arm64 ]]; then efi_disk; else bios_disk; fi
 
-log "qcow2 (zstd-compressed)"
-qemu-img convert -c -O qcow2 -o compression_type=zstd "$disk" "$work/$name"
+# zlib, the builder's default compression (and that of Debian's and Ubuntu's cloud images): a
+# build from this image then writes only the clusters it changed over a copy of it instead of
+# compressing the whole image again (docs/builders/chroot.mdx, step 9).
+log "qcow2 (zlib-compressed)"
+qemu-img convert -c -O qcow2 "$disk" "$work/$name"
 mv "$work/$name" "$image"
 log "done: $image ($(du -h "$image" | cut -f1) on disk, $size virtual)"
 echo "$image"
