@@ -20,6 +20,7 @@ import (
 	"github.com/clearwater-aio/packer-plugin-clearwater/firstboot/aioconfig"
 	"github.com/clearwater-aio/packer-plugin-clearwater/firstboot/config"
 	"github.com/clearwater-aio/packer-plugin-clearwater/firstboot/discover"
+	"github.com/clearwater-aio/packer-plugin-clearwater/firstboot/exitcode"
 	"github.com/clearwater-aio/packer-plugin-clearwater/firstboot/leftover"
 	"github.com/clearwater-aio/packer-plugin-clearwater/firstboot/rootfs"
 	"github.com/clearwater-aio/packer-plugin-clearwater/firstboot/userdata"
@@ -64,8 +65,7 @@ func decideFlags(verb string, stderr io.Writer) (*flag.FlagSet, *options) {
 		}[verb]
 		fmt.Fprintf(stderr, "Usage: clearwater-firstboot %s [flags]\n\n%s\n\nFlags:\n", verb, what)
 		fs.PrintDefaults()
-		fmt.Fprint(stderr, "\nExit status: 0 decided (degraded included), 1 no usable address (nothing written), 2 bad usage or config,\n"+
-			"3 decided but Clearwater's config could not be written (old files intact; the status says which file and why).\n")
+		fmt.Fprint(stderr, "\n"+exitStatus)
 	}
 	return fs, o
 }
@@ -77,7 +77,7 @@ func decideCommand(ctx context.Context, verb string, args []string, stdout, stde
 	}
 	if err := o.check(); err != nil {
 		fmt.Fprintf(stderr, "clearwater-firstboot %s: %v\n", verb, err)
-		return exitUsage
+		return exitcode.Usage
 	}
 	var waited, unlocked string
 	if verb == "run" {
@@ -86,7 +86,7 @@ func decideCommand(ctx context.Context, verb string, args []string, stdout, stde
 		case err != nil && ctx.Err() != nil:
 			// The other run records its own status: this one decided nothing.
 			fmt.Fprintf(stderr, "clearwater-firstboot run: %v\n", err)
-			return exitNoAddress
+			return exitcode.NoAddress
 		case err != nil:
 			// A root where no lock can be made (read-only, say): the writes will say what fails.
 			unlocked = "ran without the run lock: " + err.Error()
@@ -147,13 +147,13 @@ func decide(ctx context.Context, o options, stderr io.Writer) (Report, int) {
 	cfg, err := settle(o, ud, &rep)
 	if err != nil {
 		rep.Error = "bad config: " + err.Error()
-		return rep, exitUsage
+		return rep, exitcode.Usage
 	}
 	capWaits(o, &cfg, &rep)
 	sess, err := newSession(ctx, o)
 	if err != nil {
 		rep.Error = err.Error()
-		return rep, exitNoAddress
+		return rep, exitcode.NoAddress
 	}
 	defer sess.close()
 	d, err := sess.decide(ctx, cfg, &rep)
@@ -161,20 +161,20 @@ func decide(ctx context.Context, o options, stderr io.Writer) (Report, int) {
 		// No local user-data: ask the metadata service, now that an address is usable.
 		if cfg, d, err = sess.metadataUserData(ctx, o, cfg, d, &rep); err != nil {
 			rep.Error = "bad config: " + err.Error()
-			return rep, exitUsage
+			return rep, exitcode.Usage
 		}
 	}
 	if err != nil {
 		rep.Error = err.Error()
 		if o.addrs != "" {
-			return rep, exitUsage // a bad snapshot file is bad usage
+			return rep, exitcode.Usage // a bad snapshot file is bad usage
 		}
-		return rep, exitNoAddress
+		return rep, exitcode.NoAddress
 	}
 	applyDecision(&rep, d)
 	if !d.Decided() {
 		logf("%s", d.Error)
-		return rep, exitNoAddress
+		return rep, exitcode.NoAddress
 	}
 	return rep, write(o, cfg, d.Address, &rep, logf)
 }
@@ -187,12 +187,12 @@ func write(o options, cfg config.Config, addr netip.Addr, rep *Report, logf func
 	if err != nil {
 		rep.Error = writeError(err) + ": " + leftAsItWas(res)
 		logf("%s", rep.Error)
-		return exitNotWritten
+		return exitcode.NotWritten
 	}
 	if o.verb == "run" {
 		return afterWrite(o, rep, res, logf)
 	}
-	return exitDecided
+	return exitcode.Decided
 }
 
 // writeError says which file could not be read or written and why.
@@ -319,11 +319,11 @@ func writeConfig(o options, cfg config.Config, addr netip.Addr, rep *Report) (ai
 // afterWrite records the state and restarts what must see the new hosts block. A state that
 // cannot be recorded fails the run: the next one would take the address for a new one.
 func afterWrite(o options, rep *Report, res aioconfig.Result, logf func(string, ...any)) int {
-	code := exitDecided
+	code := exitcode.Decided
 	if err := writeState(o.root, *rep); err != nil {
 		rep.Error = writeError(err) + ": Clearwater's config is written, but the next run may take the address for a new one and reset the cluster"
 		logf("%s", rep.Error)
-		code = exitNotWritten
+		code = exitcode.NotWritten
 	}
 	if res.HostsChanged && !o.offline() && filepath.Clean(o.root) == "/" {
 		if err := restartDNSMasq(); err != nil {
