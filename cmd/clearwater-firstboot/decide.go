@@ -86,7 +86,7 @@ func decideCommand(ctx context.Context, verb string, args []string, stdout, stde
 		case err != nil && ctx.Err() != nil:
 			// The other run records its own status: this one decided nothing.
 			fmt.Fprintf(stderr, "clearwater-firstboot run: %v\n", err)
-			return exitcode.NoAddress
+			return exitcode.Stopped
 		case err != nil:
 			// A root where no lock can be made (read-only, say): the writes will say what fails.
 			unlocked = "ran without the run lock: " + err.Error()
@@ -146,30 +146,21 @@ func decide(ctx context.Context, o options, stderr io.Writer) (Report, int) {
 	ud, found := readUserData(o, &rep)
 	cfg, err := settle(o, ud, &rep)
 	if err != nil {
-		rep.Error = "bad config: " + err.Error()
-		return rep, exitcode.Usage
+		return rep, undecided(ctx, o, configError{err}, &rep)
 	}
 	capWaits(o, &cfg, &rep)
 	sess, err := newSession(ctx, o)
 	if err != nil {
-		rep.Error = err.Error()
-		return rep, exitcode.NoAddress
+		return rep, undecided(ctx, o, err, &rep)
 	}
 	defer sess.close()
 	d, err := sess.decide(ctx, cfg, &rep)
 	if err == nil && !found && sess.live() && d.Decided() {
 		// No local user-data: ask the metadata service, now that an address is usable.
-		if cfg, d, err = sess.metadataUserData(ctx, o, cfg, d, &rep); err != nil {
-			rep.Error = "bad config: " + err.Error()
-			return rep, exitcode.Usage
-		}
+		cfg, d, err = sess.metadataUserData(ctx, o, cfg, d, &rep)
 	}
 	if err != nil {
-		rep.Error = err.Error()
-		if o.addrs != "" {
-			return rep, exitcode.Usage // a bad snapshot file is bad usage
-		}
-		return rep, exitcode.NoAddress
+		return rep, undecided(ctx, o, err, &rep)
 	}
 	applyDecision(&rep, d)
 	if !d.Decided() {
@@ -177,6 +168,35 @@ func decide(ctx context.Context, o options, stderr io.Writer) (Report, int) {
 		return rep, exitcode.NoAddress
 	}
 	return rep, write(o, cfg, d.Address, &rep, logf)
+}
+
+// configError is an error in the helper's settings (a baked file, a flag's file): exit Usage.
+type configError struct{ err error }
+
+func (e configError) Error() string { return "bad config: " + e.err.Error() }
+func (e configError) Unwrap() error { return e.err }
+
+// stoppedError begins the error of a run stopped before it decided: status tells it by that.
+const stoppedError = "stopped before deciding: "
+
+// undecided records why a run decided nothing and returns its exit status. Only an error in the
+// settings is a config error: a run stopped while it waited is Stopped, whatever the wait was
+// for, and a failure to read the addresses is NoAddress (Usage when they come from --addrs).
+func undecided(ctx context.Context, o options, err error, rep *Report) int {
+	var ce configError
+	switch {
+	case errors.As(err, &ce):
+		rep.Error = err.Error()
+		return exitcode.Usage
+	case ctx.Err() != nil:
+		rep.Error = stoppedError + err.Error()
+		return exitcode.Stopped
+	}
+	rep.Error = err.Error()
+	if o.addrs != "" {
+		return exitcode.Usage // a bad snapshot file is bad usage
+	}
+	return exitcode.NoAddress
 }
 
 // write plans (plan) or writes (run) Clearwater's config, and records the state.

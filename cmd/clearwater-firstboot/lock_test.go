@@ -94,8 +94,8 @@ func TestRunWaitsForTheLock(t *testing.T) {
 	}
 }
 
-// A run stopped (SIGTERM, the unit's timeout) while it waits for the lock ends with 1, decided
-// nothing, wrote nothing, and says whom it waited for.
+// A run stopped (SIGTERM, the unit's timeout) while it waits for the lock ends with Stopped (not
+// NoAddress: it never looked at the addresses), decided nothing, wrote nothing, and says whom it waited for.
 func TestRunStoppedWhileWaitingWritesNothing(t *testing.T) {
 	root := t.TempDir()
 	defer holdLock(t, root)()
@@ -104,8 +104,8 @@ func TestRunStoppedWhileWaitingWritesNothing(t *testing.T) {
 	defer cancel()
 	var out, errb bytes.Buffer
 	code := run(ctx, decideArgs("run", root, snap(snapOf[addrA])...), &out, &errb)
-	if code != exitcode.NoAddress {
-		t.Errorf("exit %d, want %d\nstdout: %s\nstderr: %s", code, exitcode.NoAddress, out.String(), errb.String())
+	if code != exitcode.Stopped {
+		t.Errorf("exit %d, want %d\nstdout: %s\nstderr: %s", code, exitcode.Stopped, out.String(), errb.String())
 	}
 	if !strings.Contains(errb.String(), "stopped waiting for another run (pid 4242), which holds "+RunLock) {
 		t.Errorf("stderr does not say why the run stopped:\n%s", errb.String())

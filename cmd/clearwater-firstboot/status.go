@@ -11,6 +11,7 @@ import (
 	"path"
 	"path/filepath"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/clearwater-aio/packer-plugin-clearwater/firstboot/aioconfig"
@@ -128,6 +129,8 @@ func statusCommand(args []string, stdout, stderr io.Writer) int {
 // reportCode is the exit status that a recorded run stands for.
 func reportCode(rep Report) int {
 	switch {
+	case rep.Family == "" && strings.HasPrefix(rep.Error, stoppedError):
+		return exitcode.Stopped
 	case rep.Family == "":
 		return exitcode.NoAddress
 	case rep.Error != "":

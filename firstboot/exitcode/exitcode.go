@@ -22,6 +22,10 @@ const (
 	// NotWritten: decided, but Clearwater's config (or the helper's state) could not be written;
 	// the status names the file and the cause, and what was not written is as it was.
 	NotWritten = 3
+	// Stopped: the run was stopped (SIGTERM, an interrupt) before it decided, while it waited
+	// for addresses, the metadata service or another run's lock; nothing is written. The init
+	// system that stopped it says why (its timeout, a shutdown).
+	Stopped = 4
 )
 
 // Code is one exit status and what it means, for the usage text and the docs.
@@ -36,6 +40,7 @@ var All = []Code{
 	{NoAddress, "no usable address (nothing written)"},
 	{Usage, "bad usage or config (nothing written)"},
 	{NotWritten, "decided but could not write (old files intact; the status says which file and why)"},
+	{Stopped, "stopped before it decided (nothing written)"},
 }
 
 // Summary is the one-line list of the statuses, as usage texts and scripts' comments print it:
