@@ -143,10 +143,13 @@ func decide(ctx context.Context, o options, stderr io.Writer) (Report, int) {
 		sweep(o.root, &rep)
 	}
 
-	ud, found := readUserData(o, &rep)
+	ud, found, err := readUserData(o, &rep)
+	if err != nil {
+		return rep, undecided(ctx, o, err, &rep)
+	}
 	cfg, err := settle(o, ud, &rep)
 	if err != nil {
-		return rep, undecided(ctx, o, configError{err}, &rep)
+		return rep, undecided(ctx, o, badConfig(err), &rep)
 	}
 	capWaits(o, &cfg, &rep)
 	sess, err := newSession(ctx, o)
@@ -170,22 +173,26 @@ func decide(ctx context.Context, o options, stderr io.Writer) (Report, int) {
 	return rep, write(o, cfg, d.Address, &rep, logf)
 }
 
-// configError is an error in the helper's settings (a baked file, a flag's file): exit Usage.
-type configError struct{ err error }
+// usageError is an error in what the helper was given (a flag's file, its baked settings): exit
+// Usage.
+type usageError struct{ err error }
 
-func (e configError) Error() string { return "bad config: " + e.err.Error() }
-func (e configError) Unwrap() error { return e.err }
+func (e usageError) Error() string { return e.err.Error() }
+func (e usageError) Unwrap() error { return e.err }
+
+// badConfig is the usageError of settings that do not load.
+func badConfig(err error) error { return usageError{fmt.Errorf("bad config: %w", err)} }
 
 // stoppedError begins the error of a run stopped before it decided: status tells it by that.
 const stoppedError = "stopped before deciding: "
 
 // undecided records why a run decided nothing and returns its exit status. Only an error in the
-// settings is a config error: a run stopped while it waited is Stopped, whatever the wait was
+// settings or a flag's file is Usage: a run stopped while it waited is Stopped, whatever the wait was
 // for, and a failure to read the addresses is NoAddress (Usage when they come from --addrs).
 func undecided(ctx context.Context, o options, err error, rep *Report) int {
-	var ce configError
+	var ue usageError
 	switch {
-	case errors.As(err, &ce):
+	case errors.As(err, &ue):
 		rep.Error = err.Error()
 		return exitcode.Usage
 	case ctx.Err() != nil:
@@ -236,14 +243,19 @@ func leftAsItWas(res aioconfig.Result) string {
 	return "only part was written; " + strings.Join(not, ", ") + " left as it was"
 }
 
-// readUserData finds and parses the user-data on disk; a problem is a reason, never a failure.
-func readUserData(o options, rep *Report) (userdata.Result, bool) {
+// readUserData finds and parses the user-data on disk; a problem is a reason, never a failure,
+// but for the file that --user-data names: one that cannot be read (a FIFO, too large, permission
+// denied) is bad usage, which discovery answers without trying another source.
+func readUserData(o options, rep *Report) (userdata.Result, bool, error) {
 	src, found, notes := discover.UserData(o.root, o.userData)
 	rep.Reasons = append(rep.Reasons, notes...)
-	if !found {
-		return userdata.Result{}, false
+	if !found && src.Kind == discover.KindFlag {
+		return userdata.Result{}, false, usageError{fmt.Errorf("%s (give a readable regular file of at most %d MiB, or leave the flag out)", notes[len(notes)-1], rootfs.MaxFileSize>>20)}
 	}
-	return parseUserData(src.Kind+":"+src.Path, src.Data, rep), true
+	if !found {
+		return userdata.Result{}, false, nil
+	}
+	return parseUserData(src.Kind+":"+src.Path, src.Data, rep), true, nil
 }
 
 func parseUserData(from string, data []byte, rep *Report) userdata.Result {

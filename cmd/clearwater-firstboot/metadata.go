@@ -148,7 +148,7 @@ func (s *session) metadataUserData(ctx context.Context, o options, cfg config.Co
 	ud := parseUserData("metadata:"+ans.Source, ans.UserData, rep)
 	newCfg, err := settle(o, ud, rep)
 	if err != nil {
-		return newCfg, d, configError{err}
+		return newCfg, d, badConfig(err)
 	}
 	if reflect.DeepEqual(input(newCfg, rep), before) {
 		return newCfg, d, nil

@@ -24,7 +24,7 @@ func TestUndecidedExitStatus(t *testing.T) {
 		want      int
 		wantError string
 	}{
-		{"bad config", context.Background(), options{}, configError{errors.New("firstboot.yaml: ipv6_timeout: bad")}, exitcode.Usage, "bad config: firstboot.yaml"},
+		{"bad config", context.Background(), options{}, badConfig(errors.New("firstboot.yaml: ipv6_timeout: bad")), exitcode.Usage, "bad config: firstboot.yaml"},
 		{"stopped mid-wait", cancelled, options{}, context.Canceled, exitcode.Stopped, stoppedError},
 		{"netlink", context.Background(), options{}, netlink, exitcode.NoAddress, "reading the live addresses"},
 		{"bad snapshot", context.Background(), options{addrs: "a.json"}, errors.New("a.json: not JSON"), exitcode.Usage, "a.json"},
