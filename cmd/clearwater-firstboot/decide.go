@@ -12,6 +12,7 @@ import (
 	"net/netip"
 	"os"
 	"os/exec"
+	"path"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -273,6 +274,7 @@ func settle(o options, ud userdata.Result, rep *Report) (config.Config, error) {
 	skip := notThisInstance(o.root, ud, rep)
 	extra := ud.Config()
 	extra.Skip = skip
+	extra.DropIns = append(cloudInitDropIns(o.root, ud, skip), extra.DropIns...)
 	cfg, warnings, err := config.Load(o.root, o.config, extra)
 	rep.Warnings = append(rep.Warnings, warnings...)
 	if err != nil {
@@ -312,6 +314,26 @@ func notThisInstance(root string, ud userdata.Result, rep *Report) map[string]st
 		}
 	}
 	return skip
+}
+
+// cloudInitDropIns are the drop-ins on disk that cloud-init wrote from the user-data it recorded
+// (this instance's, or any when the booting instance is unknown) and that neither ud nor skip
+// covers: they arrived through user-data, so they load as user-data's do, a bad one a warning
+// rather than a boot with no config. Each replaces its copy on disk (config.SortDropIns).
+func cloudInitDropIns(root string, ud userdata.Result, skip map[string]string) []config.Source {
+	found, _ := leftover.Find(root, "") // notThisInstance reports what could not be read
+	own := ud.Writes()
+	var out []config.Source
+	for _, f := range found {
+		if _, skipped := skip[f.Path]; skipped || slices.Contains(own, f.Path) ||
+			path.Dir(f.Path) != config.DropIn || path.Ext(f.Path) != ".yaml" {
+			continue
+		}
+		if data, err := rootfs.ReadFileIn(root, f.Path); err == nil { // else config.Load says why
+			out = append(out, config.Source{Name: f.Path, Data: data})
+		}
+	}
+	return out
 }
 
 func forceReason(force bool, source userdata.Source) string {
