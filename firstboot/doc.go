@@ -14,6 +14,7 @@
 //   - aioconfig: upsert local_config, shared_config and the /etc/hosts block, atomically
 //   - rootfs:    every read (size-capped) and atomic write of a file under the root, and the sweep
 //     of temp files that a killed run left
+//   - exitcode:  the helper's exit statuses, defined once (usage text, provisioner, docs' tables)
 //   - status:    the helper's report (its JSON contract), the status file and the state's JSON
 //   - live:      wait on netlink events until the addresses the decision needs are usable
 //   - dhcpprobe: ask the network what it offers (DHCPv4, DHCPv6, router advertisements)

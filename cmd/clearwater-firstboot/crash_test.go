@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"github.com/clearwater-aio/packer-plugin-clearwater/firstboot/aioconfig"
+	"github.com/clearwater-aio/packer-plugin-clearwater/firstboot/exitcode"
 	"math/rand/v2"
 	"os"
 	"os/exec"
@@ -27,7 +28,7 @@ func TestRunSweepsTempFilesOfAKilledRun(t *testing.T) {
 	for _, n := range append(append([]string(nil), ours...), theirs...) {
 		put(t, root, n, "half a file")
 	}
-	if r := cli(t, decideArgs("plan", root, snap("dual-stack")...)...); len(temps(t, root)) != len(ours)+1 || r.code != exitDecided {
+	if r := cli(t, decideArgs("plan", root, snap("dual-stack")...)...); len(temps(t, root)) != len(ours)+1 || r.code != exitcode.Decided {
 		t.Errorf("plan = %d, temp files now %v: plan must not sweep", r.code, temps(t, root))
 	}
 	r := runAt(t, root, addrA)

@@ -12,6 +12,7 @@ import (
 	"net/netip"
 	"os"
 	"os/exec"
+	"path"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -20,6 +21,7 @@ import (
 	"github.com/clearwater-aio/packer-plugin-clearwater/firstboot/aioconfig"
 	"github.com/clearwater-aio/packer-plugin-clearwater/firstboot/config"
 	"github.com/clearwater-aio/packer-plugin-clearwater/firstboot/discover"
+	"github.com/clearwater-aio/packer-plugin-clearwater/firstboot/exitcode"
 	"github.com/clearwater-aio/packer-plugin-clearwater/firstboot/leftover"
 	"github.com/clearwater-aio/packer-plugin-clearwater/firstboot/rootfs"
 	"github.com/clearwater-aio/packer-plugin-clearwater/firstboot/userdata"
@@ -64,8 +66,7 @@ func decideFlags(verb string, stderr io.Writer) (*flag.FlagSet, *options) {
 		}[verb]
 		fmt.Fprintf(stderr, "Usage: clearwater-firstboot %s [flags]\n\n%s\n\nFlags:\n", verb, what)
 		fs.PrintDefaults()
-		fmt.Fprint(stderr, "\nExit status: 0 decided (degraded included), 1 no usable address (nothing written), 2 bad usage or config,\n"+
-			"3 decided but Clearwater's config could not be written (old files intact; the status says which file and why).\n")
+		fmt.Fprint(stderr, "\n"+exitStatus)
 	}
 	return fs, o
 }
@@ -77,7 +78,7 @@ func decideCommand(ctx context.Context, verb string, args []string, stdout, stde
 	}
 	if err := o.check(); err != nil {
 		fmt.Fprintf(stderr, "clearwater-firstboot %s: %v\n", verb, err)
-		return exitUsage
+		return exitcode.Usage
 	}
 	var waited, unlocked string
 	if verb == "run" {
@@ -86,7 +87,7 @@ func decideCommand(ctx context.Context, verb string, args []string, stdout, stde
 		case err != nil && ctx.Err() != nil:
 			// The other run records its own status: this one decided nothing.
 			fmt.Fprintf(stderr, "clearwater-firstboot run: %v\n", err)
-			return exitNoAddress
+			return exitcode.Stopped
 		case err != nil:
 			// A root where no lock can be made (read-only, say): the writes will say what fails.
 			unlocked = "ran without the run lock: " + err.Error()
@@ -144,40 +145,67 @@ func decide(ctx context.Context, o options, stderr io.Writer) (Report, int) {
 		sweep(o.root, &rep)
 	}
 
-	ud, found := readUserData(o, &rep)
+	ud, found, err := readUserData(o, &rep)
+	if err != nil {
+		return rep, undecided(ctx, o, err, &rep)
+	}
 	cfg, err := settle(o, ud, &rep)
 	if err != nil {
-		rep.Error = "bad config: " + err.Error()
-		return rep, exitUsage
+		return rep, undecided(ctx, o, badConfig(err), &rep)
 	}
 	capWaits(o, &cfg, &rep)
 	sess, err := newSession(ctx, o)
 	if err != nil {
-		rep.Error = err.Error()
-		return rep, exitNoAddress
+		return rep, undecided(ctx, o, err, &rep)
 	}
 	defer sess.close()
 	d, err := sess.decide(ctx, cfg, &rep)
 	if err == nil && !found && sess.live() && d.Decided() {
 		// No local user-data: ask the metadata service, now that an address is usable.
-		if cfg, d, err = sess.metadataUserData(ctx, o, cfg, d, &rep); err != nil {
-			rep.Error = "bad config: " + err.Error()
-			return rep, exitUsage
-		}
+		cfg, d, err = sess.metadataUserData(ctx, o, cfg, d, &rep)
 	}
 	if err != nil {
-		rep.Error = err.Error()
-		if o.addrs != "" {
-			return rep, exitUsage // a bad snapshot file is bad usage
-		}
-		return rep, exitNoAddress
+		return rep, undecided(ctx, o, err, &rep)
 	}
 	applyDecision(&rep, d)
 	if !d.Decided() {
 		logf("%s", d.Error)
-		return rep, exitNoAddress
+		return rep, exitcode.NoAddress
 	}
 	return rep, write(o, cfg, d.Address, &rep, logf)
+}
+
+// usageError is an error in what the helper was given (a flag's file, its baked settings): exit
+// Usage.
+type usageError struct{ err error }
+
+func (e usageError) Error() string { return e.err.Error() }
+func (e usageError) Unwrap() error { return e.err }
+
+// badConfig is the usageError of settings that do not load.
+func badConfig(err error) error { return usageError{fmt.Errorf("bad config: %w", err)} }
+
+// stoppedError begins the error of a run stopped before it decided: status tells it by that.
+const stoppedError = "stopped before deciding: "
+
+// undecided records why a run decided nothing and returns its exit status. Only an error in the
+// settings or a flag's file is Usage: a run stopped while it waited is Stopped, whatever the wait was
+// for, and a failure to read the addresses is NoAddress (Usage when they come from --addrs).
+func undecided(ctx context.Context, o options, err error, rep *Report) int {
+	var ue usageError
+	switch {
+	case errors.As(err, &ue):
+		rep.Error = err.Error()
+		return exitcode.Usage
+	case ctx.Err() != nil:
+		rep.Error = stoppedError + err.Error()
+		return exitcode.Stopped
+	}
+	rep.Error = err.Error()
+	if o.addrs != "" {
+		return exitcode.Usage // a bad snapshot file is bad usage
+	}
+	return exitcode.NoAddress
 }
 
 // write plans (plan) or writes (run) Clearwater's config, and records the state.
@@ -188,12 +216,12 @@ func write(o options, cfg config.Config, addr netip.Addr, rep *Report, logf func
 	if err != nil {
 		rep.Error = writeError(err) + ": " + leftAsItWas(res)
 		logf("%s", rep.Error)
-		return exitNotWritten
+		return exitcode.NotWritten
 	}
 	if o.verb == "run" {
 		return afterWrite(o, rep, res, logf)
 	}
-	return exitDecided
+	return exitcode.Decided
 }
 
 // writeError says which file could not be read or written and why.
@@ -217,14 +245,19 @@ func leftAsItWas(res aioconfig.Result) string {
 	return "only part was written; " + strings.Join(not, ", ") + " left as it was"
 }
 
-// readUserData finds and parses the user-data on disk; a problem is a reason, never a failure.
-func readUserData(o options, rep *Report) (userdata.Result, bool) {
+// readUserData finds and parses the user-data on disk; a problem is a reason, never a failure,
+// but for the file that --user-data names: one that cannot be read (a FIFO, too large, permission
+// denied) is bad usage, which discovery answers without trying another source.
+func readUserData(o options, rep *Report) (userdata.Result, bool, error) {
 	src, found, notes := discover.UserData(o.root, o.userData)
 	rep.Reasons = append(rep.Reasons, notes...)
-	if !found {
-		return userdata.Result{}, false
+	if !found && src.Kind == discover.KindFlag {
+		return userdata.Result{}, false, usageError{fmt.Errorf("%s (give a readable regular file of at most %d MiB, or leave the flag out)", notes[len(notes)-1], rootfs.MaxFileSize>>20)}
 	}
-	return parseUserData(src.Kind+":"+src.Path, src.Data, rep), true
+	if !found {
+		return userdata.Result{}, false, nil
+	}
+	return parseUserData(src.Kind+":"+src.Path, src.Data, rep), true, nil
 }
 
 func parseUserData(from string, data []byte, rep *Report) userdata.Result {
@@ -242,6 +275,7 @@ func settle(o options, ud userdata.Result, rep *Report) (config.Config, error) {
 	skip := notThisInstance(o.root, ud, rep)
 	extra := ud.Config()
 	extra.Skip = skip
+	extra.DropIns = append(cloudInitDropIns(o.root, ud, skip), extra.DropIns...)
 	cfg, warnings, err := config.Load(o.root, o.config, extra)
 	rep.Warnings = append(rep.Warnings, warnings...)
 	if err != nil {
@@ -283,6 +317,26 @@ func notThisInstance(root string, ud userdata.Result, rep *Report) map[string]st
 	return skip
 }
 
+// cloudInitDropIns are the drop-ins on disk that cloud-init wrote from the user-data it recorded
+// (this instance's, or any when the booting instance is unknown) and that neither ud nor skip
+// covers: they arrived through user-data, so they load as user-data's do, a bad one a warning
+// rather than a boot with no config. Each replaces its copy on disk (config.SortDropIns).
+func cloudInitDropIns(root string, ud userdata.Result, skip map[string]string) []config.Source {
+	found, _ := leftover.Find(root, "") // notThisInstance reports what could not be read
+	own := ud.Writes()
+	var out []config.Source
+	for _, f := range found {
+		if _, skipped := skip[f.Path]; skipped || slices.Contains(own, f.Path) ||
+			path.Dir(f.Path) != config.DropIn || path.Ext(f.Path) != ".yaml" {
+			continue
+		}
+		if data, err := rootfs.ReadFileIn(root, f.Path); err == nil { // else config.Load says why
+			out = append(out, config.Source{Name: f.Path, Data: data})
+		}
+	}
+	return out
+}
+
 func forceReason(force bool, source userdata.Source) string {
 	if force {
 		return "IPv6 forced by " + source.Description()
@@ -320,11 +374,11 @@ func writeConfig(o options, cfg config.Config, addr netip.Addr, rep *Report) (ai
 // afterWrite records the state and restarts what must see the new hosts block. A state that
 // cannot be recorded fails the run: the next one would take the address for a new one.
 func afterWrite(o options, rep *Report, res aioconfig.Result, logf func(string, ...any)) int {
-	code := exitDecided
+	code := exitcode.Decided
 	if err := writeState(o.root, *rep); err != nil {
 		rep.Error = writeError(err) + ": Clearwater's config is written, but the next run may take the address for a new one and reset the cluster"
 		logf("%s", rep.Error)
-		code = exitNotWritten
+		code = exitcode.NotWritten
 	}
 	if res.HostsChanged && !o.offline() && filepath.Clean(o.root) == "/" {
 		if err := restartDNSMasq(); err != nil {

@@ -11,9 +11,11 @@ import (
 )
 
 // maxHelperSize bounds the helper binary as `make helper` builds it (static, stripped, with
-// buildtags.Helper): it goes
-// into every image, and net/http (for the metadata client) is the largest thing it links.
-const maxHelperSize = 8 << 20
+// buildtags.Helper): it goes into every image, and net/http (for the metadata client) is the
+// largest thing it links. 8 MiB until v0.2, when our own code grew by 61 KB (the per-instance
+// leftovers and reset, Clearwater's IPv6 management plane, the console verdict, the exit codes)
+// with no new dependency: 8.25 MiB.
+const maxHelperSize = 8<<20 + 256<<10
 
 // The helper goes into every image: it must never pull in the Packer SDK (the plugin parts import
 // the helper's packages, never the reverse), and it stays within maxHelperSize.
@@ -42,6 +44,6 @@ func TestHelperStaysLean(t *testing.T) {
 	}
 	t.Logf("helper: %d bytes (%.2f MiB) stripped", st.Size(), float64(st.Size())/(1<<20))
 	if st.Size() > maxHelperSize {
-		t.Errorf("the stripped helper is %d bytes, over the %d-byte (8 MiB) bound", st.Size(), maxHelperSize)
+		t.Errorf("the stripped helper is %d bytes, over the %d-byte (8.25 MiB) bound", st.Size(), maxHelperSize)
 	}
 }

@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/clearwater-aio/packer-plugin-clearwater/firstboot/exitcode"
 )
 
 // Runs started together on one root (the boot's unit and an operator's run, say) never sweep each
@@ -81,7 +83,7 @@ func TestRunWaitsForTheLock(t *testing.T) {
 	case <-time.After(time.Minute):
 		t.Fatal("the run did not end a minute after the lock was released")
 	}
-	if r.code != exitDecided || r.rep.Address != addrA {
+	if r.code != exitcode.Decided || r.rep.Address != addrA {
 		t.Fatalf("run = %d %+v\nstderr: %s", r.code, r.rep, r.stderr)
 	}
 	if !strings.Contains(r.stderr, "waiting for another run (pid 4242) to finish") {
@@ -92,8 +94,8 @@ func TestRunWaitsForTheLock(t *testing.T) {
 	}
 }
 
-// A run stopped (SIGTERM, the unit's timeout) while it waits for the lock ends with 1, decided
-// nothing, wrote nothing, and says whom it waited for.
+// A run stopped (SIGTERM, the unit's timeout) while it waits for the lock ends with Stopped (not
+// NoAddress: it never looked at the addresses), decided nothing, wrote nothing, and says whom it waited for.
 func TestRunStoppedWhileWaitingWritesNothing(t *testing.T) {
 	root := t.TempDir()
 	defer holdLock(t, root)()
@@ -102,8 +104,8 @@ func TestRunStoppedWhileWaitingWritesNothing(t *testing.T) {
 	defer cancel()
 	var out, errb bytes.Buffer
 	code := run(ctx, decideArgs("run", root, snap(snapOf[addrA])...), &out, &errb)
-	if code != exitNoAddress {
-		t.Errorf("exit %d, want %d\nstdout: %s\nstderr: %s", code, exitNoAddress, out.String(), errb.String())
+	if code != exitcode.Stopped {
+		t.Errorf("exit %d, want %d\nstdout: %s\nstderr: %s", code, exitcode.Stopped, out.String(), errb.String())
 	}
 	if !strings.Contains(errb.String(), "stopped waiting for another run (pid 4242), which holds "+RunLock) {
 		t.Errorf("stderr does not say why the run stopped:\n%s", errb.String())

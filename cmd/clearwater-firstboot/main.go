@@ -8,9 +8,7 @@
 //	clearwater-firstboot reset  [--root DIR]
 //	clearwater-firstboot version
 //
-// Exit status: 0 decided (degraded included), 1 no usable address (nothing written), 2 bad usage or
-// config, 3 decided but Clearwater's config could not be written (old files intact; the status
-// says which file and why).
+// Exit status: as firstboot/exitcode defines and documents it.
 package main
 
 import (
@@ -22,21 +20,14 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+
+	"github.com/clearwater-aio/packer-plugin-clearwater/firstboot/exitcode"
 )
 
 // version is set at build time with -ldflags "-X main.version=...".
 var version = "dev"
 
-// Exit codes, as documented.
-const (
-	exitDecided   = 0
-	exitNoAddress = 1
-	exitUsage     = 2
-	// exitNotWritten: decided, but a file could not be written; what was not written is as it was.
-	exitNotWritten = 3
-)
-
-const usage = `clearwater-firstboot decides the address family of a Clearwater all-in-one node and writes its config.
+var usage = `clearwater-firstboot decides the address family of a Clearwater all-in-one node and writes its config.
 
 Usage:
   clearwater-firstboot run     decide, write Clearwater's config, record status (waits for the network)
@@ -46,9 +37,10 @@ Usage:
   clearwater-firstboot version print the version
 
 Run 'clearwater-firstboot <command> --help' for a command's flags.
-Exit status: 0 decided, 1 no usable address (nothing written), 2 bad usage or config,
-3 decided but could not write (old files intact; the status says which file and why).
-`
+` + exitStatus
+
+// exitStatus ends every usage text.
+var exitStatus = "Exit status: " + exitcode.Summary() + ".\n"
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -61,7 +53,7 @@ func main() {
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if len(args) == 0 {
 		fmt.Fprint(stderr, usage)
-		return exitUsage
+		return exitcode.Usage
 	}
 	switch args[0] {
 	case "run", "plan":
@@ -72,13 +64,13 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return resetCommand(args[1:], stdout, stderr)
 	case "version", "--version", "-version":
 		fmt.Fprintln(stdout, "clearwater-firstboot", version)
-		return exitDecided
+		return exitcode.Decided
 	case "help", "--help", "-help", "-h":
 		fmt.Fprint(stdout, usage)
-		return exitDecided
+		return exitcode.Decided
 	default:
 		fmt.Fprintf(stderr, "clearwater-firstboot: unknown command %q\n\n%s", args[0], usage)
-		return exitUsage
+		return exitcode.Usage
 	}
 }
 
@@ -89,13 +81,13 @@ func parseFlags(fs *flag.FlagSet, args []string, stderr io.Writer) (int, bool) {
 	err := fs.Parse(args)
 	switch {
 	case errors.Is(err, flag.ErrHelp):
-		return exitDecided, false
+		return exitcode.Decided, false
 	case err != nil:
-		return exitUsage, false
+		return exitcode.Usage, false
 	case fs.NArg() > 0:
 		fmt.Fprintf(stderr, "clearwater-firstboot %s: unexpected argument %q\n", fs.Name(), fs.Arg(0))
 		fs.Usage()
-		return exitUsage, false
+		return exitcode.Usage, false
 	}
 	return 0, true
 }

@@ -14,6 +14,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/clearwater-aio/packer-plugin-clearwater/firstboot/exitcode"
 	"github.com/clearwater-aio/packer-plugin-clearwater/firstboot/status"
 )
 
@@ -140,7 +141,7 @@ func TestPlanDecidesAndWritesNothing(t *testing.T) {
 	put(t, root, "etc/hosts", "127.0.0.1 localhost\n")
 	before := tree(t, root)
 	r := cli(t, decideArgs("plan", root, snap("dual-stack")...)...)
-	if r.code != exitDecided || r.rep.Family != "ipv4" || r.rep.Address != "192.0.2.10" || r.rep.Interface != "eth0" {
+	if r.code != exitcode.Decided || r.rep.Family != "ipv4" || r.rep.Address != "192.0.2.10" || r.rep.Interface != "eth0" {
 		t.Fatalf("plan = %d %+v\nstderr: %s", r.code, r.rep, r.stderr)
 	}
 	if !r.rep.Changed || r.rep.ForceIPv6 || r.rep.ForceSource != "none" || r.rep.Mode != "plan" {
@@ -153,7 +154,7 @@ func TestRunWritesConfigThenNothingOnRerun(t *testing.T) {
 	root := t.TempDir()
 	put(t, root, "etc/hosts", "127.0.0.1 localhost\n# operator line\n")
 	r := cli(t, decideArgs("run", root, snap("dual-stack")...)...)
-	if r.code != exitDecided || !r.rep.Changed {
+	if r.code != exitcode.Decided || !r.rep.Changed {
 		t.Fatalf("run = %d %+v\nstderr: %s", r.code, r.rep, r.stderr)
 	}
 	lc := read(t, root, "etc/clearwater/local_config")
@@ -173,7 +174,7 @@ func TestRunWritesConfigThenNothingOnRerun(t *testing.T) {
 	// The status file changes at every run (its time); everything else must not.
 	before := runTree(t, root)
 	r = cli(t, decideArgs("run", root, snap("dual-stack")...)...)
-	if r.code != exitDecided || r.rep.Changed || len(r.rep.Changes) != 0 {
+	if r.code != exitcode.Decided || r.rep.Changed || len(r.rep.Changes) != 0 {
 		t.Fatalf("rerun = %d %+v", r.code, r.rep)
 	}
 	sameTree(t, before, runTree(t, root))
@@ -187,7 +188,7 @@ func TestAddressChangeClearsClusterState(t *testing.T) {
 	put(t, root, "etc/clearwater/cluster_settings", "servers=old\n")
 	put(t, root, "var/lib/clearwater-etcd/member/wal", "x")
 	r := cli(t, decideArgs("run", root, snap("ipv6-slaac")...)...)
-	if r.code != exitDecided || r.rep.Family != "ipv6" || r.rep.Address != "2001:db8:1::ff:fe00:2" {
+	if r.code != exitcode.Decided || r.rep.Family != "ipv6" || r.rep.Address != "2001:db8:1::ff:fe00:2" {
 		t.Fatalf("run = %d %+v", r.code, r.rep)
 	}
 	if _, err := os.Stat(filepath.Join(root, "etc/clearwater/cluster_settings")); !os.IsNotExist(err) {
@@ -251,7 +252,7 @@ func TestTogglePrecedence(t *testing.T) {
 				put(t, root, "etc/clearwater/firstboot.yaml", tc.config)
 			}
 			r := cli(t, args...)
-			if r.code != exitDecided || r.rep.ForceIPv6 != tc.wantForce || r.rep.ForceSource != tc.wantSource || r.rep.Family != tc.wantFamily {
+			if r.code != exitcode.Decided || r.rep.ForceIPv6 != tc.wantForce || r.rep.ForceSource != tc.wantSource || r.rep.Family != tc.wantFamily {
 				t.Errorf("got code %d force %t source %q family %q; want force %t source %q family %q\n%s",
 					r.code, r.rep.ForceIPv6, r.rep.ForceSource, r.rep.Family, tc.wantForce, tc.wantSource, tc.wantFamily, r.stderr)
 			}
@@ -263,7 +264,7 @@ func TestForcedWithoutIPv6(t *testing.T) {
 	root := t.TempDir()
 	put(t, root, MarkerFile, "")
 	r := cli(t, decideArgs("run", root, snap("ipv4-only")...)...)
-	if r.code != exitDecided || r.rep.Family != "ipv4" || !r.rep.Degraded {
+	if r.code != exitcode.Decided || r.rep.Family != "ipv4" || !r.rep.Degraded {
 		t.Fatalf("fallback: %d %+v", r.code, r.rep)
 	}
 
@@ -272,7 +273,7 @@ func TestForcedWithoutIPv6(t *testing.T) {
 	put(t, root, "etc/clearwater/firstboot.yaml", "on_missing_ipv6: fail\n")
 	before := runTree(t, root)
 	r = cli(t, decideArgs("run", root, snap("ipv4-only")...)...)
-	if r.code != exitNoAddress || r.rep.Family != "" || r.rep.Error == "" {
+	if r.code != exitcode.NoAddress || r.rep.Family != "" || r.rep.Error == "" {
 		t.Fatalf("fail: %d %+v", r.code, r.rep)
 	}
 	after := tree(t, root)
@@ -287,14 +288,14 @@ func TestForcedWithoutIPv6(t *testing.T) {
 func TestNoAddressWritesNothingAndSaysWhy(t *testing.T) {
 	root := t.TempDir()
 	r := cli(t, decideArgs("run", root, snap("loopback-only")...)...)
-	if r.code != exitNoAddress || r.rep.Family != "" || r.rep.Address != "" || r.rep.Error == "" {
+	if r.code != exitcode.NoAddress || r.rep.Family != "" || r.rep.Address != "" || r.rep.Error == "" {
 		t.Fatalf("no address: %d %+v", r.code, r.rep)
 	}
 	if _, err := os.Stat(filepath.Join(root, "etc/clearwater/local_config")); !os.IsNotExist(err) {
 		t.Errorf("local_config written with no address")
 	}
 	st := cli(t, "status", "--root", root)
-	if st.code != exitNoAddress || !strings.Contains(st.stdout, "no address decided") {
+	if st.code != exitcode.NoAddress || !strings.Contains(st.stdout, "no address decided") {
 		t.Errorf("status = %d %q", st.code, st.stdout)
 	}
 }
@@ -324,7 +325,7 @@ func TestBadUsageExitsTwoWithAMessage(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			var out, errb bytes.Buffer
 			code := run(context.Background(), tc.args, &out, &errb)
-			if code != exitUsage || !strings.Contains(out.String()+errb.String(), tc.want) {
+			if code != exitcode.Usage || !strings.Contains(out.String()+errb.String(), tc.want) {
 				t.Errorf("%v = %d\nstdout: %s\nstderr: %s\nwant exit 2 and %q", tc.args, code, out.String(), errb.String(), tc.want)
 			}
 		})
@@ -348,12 +349,12 @@ func TestHelpIsUsefulAndExitsZero(t *testing.T) {
 
 func TestStatusAfterRun(t *testing.T) {
 	root := t.TempDir()
-	if st := cli(t, "status", "--root", root); st.code != exitNoAddress || !strings.Contains(st.stderr, "has not run") {
+	if st := cli(t, "status", "--root", root); st.code != exitcode.NoAddress || !strings.Contains(st.stderr, "has not run") {
 		t.Errorf("status before any run = %d %q", st.code, st.stderr)
 	}
 	cli(t, decideArgs("run", root, snap("ipv6-slaac")...)...)
 	st := cli(t, "status", "--root", root)
-	if st.code != exitDecided || !strings.Contains(st.stdout, "ipv6 2001:db8:1::ff:fe00:2 on eth0") {
+	if st.code != exitcode.Decided || !strings.Contains(st.stdout, "ipv6 2001:db8:1::ff:fe00:2 on eth0") {
 		t.Errorf("status = %d\n%s", st.code, st.stdout)
 	}
 	js := cli(t, "status", "--root", root, "--json")
@@ -393,7 +394,7 @@ func TestUpstreamOverridesInTheReport(t *testing.T) {
 	put(t, root, "etc/clearwater/config", ". /etc/clearwater/user_settings\n")
 	put(t, root, "etc/clearwater/user_settings", "scscf_prefix=sprout\nbgcf=none\n")
 	r := cli(t, decideArgs("run", root, snap("dual-stack")...)...)
-	if r.code != exitDecided || !hasSubstring(r.rep.Warnings, `bgcf="none" is not a port`) {
+	if r.code != exitcode.Decided || !hasSubstring(r.rep.Warnings, `bgcf="none" is not a port`) {
 		t.Fatalf("run = %d, warnings %q\n%s", r.code, r.rep.Warnings, r.stderr)
 	}
 	if hosts := read(t, root, "etc/hosts"); !strings.Contains(hosts, "192.0.2.10 cw-aio sprout.cw-aio bgcf.cw-aio icscf.cw-aio") {
@@ -408,15 +409,15 @@ func TestStartTimeoutCapsTheWaits(t *testing.T) {
 	put(t, root, "etc/clearwater/firstboot.d/50-user-data.yaml", "ipv6_timeout: 10m\n")
 	r := cli(t, decideArgs("run", root, append(snap("dual-stack"), "--start-timeout", "168s")...)...)
 	// 168s - 30s - (ipv4_wait 10s + probe_after 3s + metadata_timeout 5s) = 120s, less what the run spent
-	if r.code != exitDecided || !hasSubstring(r.rep.Warnings, "ipv6_timeout 10m0s capped to 1m5") || !hasSubstring(r.rep.Warnings, "stops this run after 2m48s") {
+	if r.code != exitcode.Decided || !hasSubstring(r.rep.Warnings, "ipv6_timeout 10m0s capped to 1m5") || !hasSubstring(r.rep.Warnings, "stops this run after 2m48s") {
 		t.Errorf("run = %d, warnings %q", r.code, r.rep.Warnings)
 	}
 	put(t, root, "etc/clearwater/firstboot.d/50-user-data.yaml", "ipv6_timeout: 1m\n")
 	r = cli(t, decideArgs("run", root, append(snap("dual-stack"), "--start-timeout", "168s")...)...)
-	if r.code != exitDecided || hasSubstring(r.rep.Warnings, "capped") {
+	if r.code != exitcode.Decided || hasSubstring(r.rep.Warnings, "capped") {
 		t.Errorf("within the limit: %d, warnings %q", r.code, r.rep.Warnings)
 	}
-	if r := cli(t, decideArgs("run", root, append(snap("dual-stack"), "--start-timeout", "-1s")...)...); r.code != exitUsage {
+	if r := cli(t, decideArgs("run", root, append(snap("dual-stack"), "--start-timeout", "-1s")...)...); r.code != exitcode.Usage {
 		t.Errorf("a negative --start-timeout: exit %d", r.code)
 	}
 }

@@ -147,8 +147,11 @@ func (s *session) metadataUserData(ctx context.Context, o options, cfg config.Co
 	before := input(cfg, rep)
 	ud := parseUserData("metadata:"+ans.Source, ans.UserData, rep)
 	newCfg, err := settle(o, ud, rep)
-	if err != nil || reflect.DeepEqual(input(newCfg, rep), before) {
-		return newCfg, d, err
+	if err != nil {
+		return newCfg, d, badConfig(err)
+	}
+	if reflect.DeepEqual(input(newCfg, rep), before) {
+		return newCfg, d, nil
 	}
 	capWaits(o, &newCfg, rep)
 	rep.Reasons = append(rep.Reasons, "deciding again with the metadata service's user-data")

@@ -7,6 +7,7 @@ import (
 	"io"
 	"io/fs"
 
+	"github.com/clearwater-aio/packer-plugin-clearwater/firstboot/exitcode"
 	"github.com/clearwater-aio/packer-plugin-clearwater/firstboot/leftover"
 	"github.com/clearwater-aio/packer-plugin-clearwater/firstboot/rootfs"
 )
@@ -31,12 +32,12 @@ func resetCommand(args []string, stdout, stderr io.Writer) int {
 	for _, n := range notes {
 		fmt.Fprintf(stderr, "clearwater-firstboot reset: %s\n", n)
 	}
-	code := exitDecided
+	code := exitcode.Decided
 	for _, f := range found {
 		err := rootfs.RemoveIn(*root, f.Path)
 		if err != nil && !errors.Is(err, fs.ErrNotExist) {
 			fmt.Fprintf(stderr, "clearwater-firstboot reset: %v\n", err)
-			code = exitNotWritten
+			code = exitcode.NotWritten
 			continue
 		}
 		fmt.Fprintf(stdout, "removed %s: cloud-init wrote it from the user-data of instance %s\n", f.Path, f.Instance)

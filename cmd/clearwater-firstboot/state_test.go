@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/clearwater-aio/packer-plugin-clearwater/firstboot/exitcode"
 	"github.com/clearwater-aio/packer-plugin-clearwater/firstboot/status"
 	"github.com/clearwater-aio/packer-plugin-clearwater/firstboot/userdata"
 )
@@ -25,7 +26,7 @@ var snapOf = map[string]string{addrA: "dual-stack", addrB: "ipv6-slaac"}
 func runAt(t *testing.T, root, addr string) result {
 	t.Helper()
 	r := cli(t, decideArgs("run", root, snap(snapOf[addr])...)...)
-	if r.code != exitDecided || r.rep.Address != addr {
+	if r.code != exitcode.Decided || r.rep.Address != addr {
 		t.Fatalf("run at %s = %d %+v\nstderr: %s", addr, r.code, r.rep, r.stderr)
 	}
 	return r
@@ -86,7 +87,7 @@ func TestTornStateKeepsTheCluster(t *testing.T) {
 			if s, err := readState(root); err != nil || s.Address != addrA {
 				t.Errorf("state not repaired: %+v, %v", s, err)
 			}
-			if st := cli(t, "status", "--root", root); st.code != exitDecided || !strings.Contains(st.stdout, "warning: the last run's state is unreadable") {
+			if st := cli(t, "status", "--root", root); st.code != exitcode.Decided || !strings.Contains(st.stdout, "warning: the last run's state is unreadable") {
 				t.Errorf("status = %d\n%s", st.code, st.stdout)
 			}
 		})
@@ -167,7 +168,7 @@ func TestSymlinkedStateBoots(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(root, "data/firstboot/state.json")); err != nil {
 		t.Errorf("the state was not written through the symlink: %v", err)
 	}
-	if s := cli(t, "status", "--root", root, "--json"); s.code != exitDecided || s.rep.Address != addrA {
+	if s := cli(t, "status", "--root", root, "--json"); s.code != exitcode.Decided || s.rep.Address != addrA {
 		t.Errorf("status through the symlinks = %d %+v\n%s", s.code, s.rep, s.stderr)
 	}
 	if link, _ := os.Readlink(filepath.Join(root, "etc/clearwater")); link != "/data/clearwater" {
@@ -178,7 +179,7 @@ func TestSymlinkedStateBoots(t *testing.T) {
 	put(t, root, "data/clearwater/firstboot.d/50-site.yaml", "ipv6_timeout: 1m\n")
 	put(t, root, "data/clearwater/force_ipv6", "")
 	r := cli(t, decideArgs("run", root, append(snap("dual-stack"), "--start-timeout", "60s")...)...)
-	if r.code != exitDecided || !r.rep.ForceIPv6 || r.rep.ForceSource != string(userdata.SourceMarker) || r.rep.Family != "ipv6" {
+	if r.code != exitcode.Decided || !r.rep.ForceIPv6 || r.rep.ForceSource != string(userdata.SourceMarker) || r.rep.Family != "ipv6" {
 		t.Errorf("upstream's marker through the symlink: %d %+v", r.code, r.rep)
 	}
 	if !strings.Contains(read(t, root, "data/clearwater/local_config"), "public_hostname=lab-aio\n") {

@@ -11,11 +11,13 @@ import (
 	"path"
 	"path/filepath"
 	"slices"
+	"strings"
 	"syscall"
 	"time"
 
 	"github.com/clearwater-aio/packer-plugin-clearwater/firstboot/aioconfig"
 	"github.com/clearwater-aio/packer-plugin-clearwater/firstboot/config"
+	"github.com/clearwater-aio/packer-plugin-clearwater/firstboot/exitcode"
 	"github.com/clearwater-aio/packer-plugin-clearwater/firstboot/netconf"
 	"github.com/clearwater-aio/packer-plugin-clearwater/firstboot/policy"
 	"github.com/clearwater-aio/packer-plugin-clearwater/firstboot/rootfs"
@@ -104,7 +106,7 @@ func statusCommand(args []string, stdout, stderr io.Writer) int {
 	flags.Usage = func() {
 		fmt.Fprintf(stderr, "Usage: clearwater-firstboot status [flags]\n\nPrint what the last run of this boot decided and why (%s).\n\nFlags:\n", status.File)
 		flags.PrintDefaults()
-		fmt.Fprint(stderr, "\nExit status: 0 the last run decided and wrote, 1 it decided nothing or has not run this boot, 2 bad usage or unreadable status, 3 it decided but could not write.\n")
+		fmt.Fprint(stderr, "\nExit status: the last run's (1 also when no run is recorded this boot, 2 also when the status is unreadable).\n"+exitStatus)
 	}
 	if code, ok := parseFlags(flags, args, stderr); !ok {
 		return code
@@ -112,11 +114,11 @@ func statusCommand(args []string, stdout, stderr io.Writer) int {
 	rep, err := status.Read(*root)
 	if errors.Is(err, fs.ErrNotExist) {
 		fmt.Fprintf(stderr, "clearwater-firstboot status: no status at %s: the helper has not run since boot\n", filepath.Join(*root, status.File))
-		return exitNoAddress
+		return exitcode.NoAddress
 	}
 	if err != nil {
 		fmt.Fprintf(stderr, "clearwater-firstboot status: %v\n", err)
-		return exitUsage
+		return exitcode.Usage
 	}
 	if *asJSON {
 		printReport(stdout, rep, true)
@@ -129,12 +131,14 @@ func statusCommand(args []string, stdout, stderr io.Writer) int {
 // reportCode is the exit status that a recorded run stands for.
 func reportCode(rep Report) int {
 	switch {
+	case rep.Family == "" && strings.HasPrefix(rep.Error, stoppedError):
+		return exitcode.Stopped
 	case rep.Family == "":
-		return exitNoAddress
+		return exitcode.NoAddress
 	case rep.Error != "":
-		return exitNotWritten
+		return exitcode.NotWritten
 	}
-	return exitDecided
+	return exitcode.Decided
 }
 
 // consoleDevice is where a live run on the running system writes its one-line verdict.

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+
+	"github.com/clearwater-aio/packer-plugin-clearwater/firstboot/exitcode"
 )
 
 // Each way the disk can refuse a write gives exit 3, a status that names the file and the cause,
@@ -58,8 +60,8 @@ func TestWriteFailures(t *testing.T) {
 			tt.setup(t, root)
 			before := runTree(t, root)
 			p := runBinary(t, tt.cred, decideArgs("run", root, snap(snapOf[addrB])...)...)
-			if p.code != exitNotWritten {
-				t.Fatalf("exit %d, want %d\nstdout: %s\nstderr: %s", p.code, exitNotWritten, p.stdout, p.stderr)
+			if p.code != exitcode.NotWritten {
+				t.Fatalf("exit %d, want %d\nstdout: %s\nstderr: %s", p.code, exitcode.NotWritten, p.stdout, p.stderr)
 			}
 			const file = "/etc/clearwater/local_config"
 			if !strings.Contains(p.rep.Error, file) || !strings.Contains(p.rep.Error, tt.cause) || p.rep.Address != addrB {
@@ -69,7 +71,7 @@ func TestWriteFailures(t *testing.T) {
 				t.Errorf("stderr (the journal) does not name %s:\n%s", file, p.stderr)
 			}
 			st := runBinary(t, tt.cred, "status", "--root", root)
-			if st.code != exitNotWritten || !strings.Contains(st.stdout, "error: could not ") || !strings.Contains(st.stdout, tt.cause) ||
+			if st.code != exitcode.NotWritten || !strings.Contains(st.stdout, "error: could not ") || !strings.Contains(st.stdout, tt.cause) ||
 				!strings.Contains(st.stdout, "nothing written") || strings.Contains(st.stdout, "up to date") {
 				t.Errorf("status = %d\n%s%s", st.code, st.stdout, st.stderr)
 			}
@@ -105,7 +107,7 @@ func TestStatusThatCannotBeWrittenIsSaidOnStderr(t *testing.T) {
 	root := t.TempDir()
 	put(t, root, "run/clearwater-firstboot", "a file where the status folder should be\n")
 	r := cli(t, decideArgs("run", root, snap("dual-stack")...)...)
-	if r.code != exitDecided || !strings.Contains(r.stderr, "could not record the status") || !strings.Contains(r.stderr, "/run/clearwater-firstboot") {
+	if r.code != exitcode.Decided || !strings.Contains(r.stderr, "could not record the status") || !strings.Contains(r.stderr, "/run/clearwater-firstboot") {
 		t.Errorf("run = %d\nstderr: %s", r.code, r.stderr)
 	}
 	if !hasSubstring(r.rep.Warnings, "status of this run could not be recorded") {
@@ -117,11 +119,11 @@ func TestStatusThatCannotBeWrittenIsSaidOnStderr(t *testing.T) {
 func TestBadConfigIsRecorded(t *testing.T) {
 	root := t.TempDir()
 	put(t, root, "etc/clearwater/firstboot.yaml", "ipv6_timeout: forever\n")
-	if r := cli(t, decideArgs("run", root, snap("dual-stack")...)...); r.code != exitUsage {
+	if r := cli(t, decideArgs("run", root, snap("dual-stack")...)...); r.code != exitcode.Usage {
 		t.Fatalf("run = %d %+v", r.code, r.rep)
 	}
 	st := cli(t, "status", "--root", root)
-	if st.code != exitNoAddress || !strings.Contains(st.stdout, "bad config") || !strings.Contains(st.stdout, "ipv6_timeout") {
+	if st.code != exitcode.NoAddress || !strings.Contains(st.stdout, "bad config") || !strings.Contains(st.stdout, "ipv6_timeout") {
 		t.Errorf("status = %d\n%s%s", st.code, st.stdout, st.stderr)
 	}
 }

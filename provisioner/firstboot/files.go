@@ -9,13 +9,25 @@ import (
 	"time"
 
 	helperconfig "github.com/clearwater-aio/packer-plugin-clearwater/firstboot/config"
+	"github.com/clearwater-aio/packer-plugin-clearwater/firstboot/exitcode"
 )
 
 //go:embed files/*.tmpl
 var fileTemplates embed.FS
 
-var templates = template.Must(template.New("").Funcs(template.FuncMap{"q": shellQuote}).
+var templates = template.Must(template.New("").Funcs(template.FuncMap{"q": shellQuote, "exit": exitStatuses}).
 	ParseFS(fileTemplates, "files/*.tmpl"))
+
+// helperExit is the helper's exit statuses as the templates name them ({{(exit).Usage}}): the
+// scripts' comments are rendered from firstboot/exitcode, never written out.
+type helperExit struct {
+	Decided, NoAddress, Usage, NotWritten int
+	Summary                               string
+}
+
+func exitStatuses() helperExit {
+	return helperExit{exitcode.Decided, exitcode.NoAddress, exitcode.Usage, exitcode.NotWritten, exitcode.Summary()}
+}
 
 // startBefore lists what the helper must run before: every Clearwater service of the
 // all-in-one image (they read the config it writes) and dnsmasq (it serves the /etc/hosts

@@ -21,6 +21,8 @@ import (
 	packersdk "github.com/hashicorp/packer-plugin-sdk/packer"
 	"github.com/hashicorp/packer-plugin-sdk/template/config"
 	"github.com/hashicorp/packer-plugin-sdk/template/interpolate"
+
+	"github.com/clearwater-aio/packer-plugin-clearwater/firstboot/exitcode"
 )
 
 // Provisioner is the clearwater-firstboot provisioner.
@@ -158,9 +160,10 @@ func sudoHint(stderr string) string {
 	return ""
 }
 
-// verify runs the installed helper's plan. Exit 2 (a config the helper refuses) fails the build,
-// as does exit 3 (the image's files would refuse the write at boot: the helper says which);
-// exit 1 only says that the build environment has no address the helper would use.
+// verify runs the installed helper's plan. exitcode.Usage (a config the helper refuses) fails the
+// build, as does any other failure (exitcode.NotWritten: the image's files would refuse the write
+// at boot, and the helper says which); exitcode.NoAddress only says that the build environment has
+// no address the helper would use.
 func (p *Provisioner) verify(ctx context.Context, g *guest, dir string) error {
 	what := "verifying the installed helper (" + p.config.InstallPath + " plan --root /)"
 	g.ui.Say("Verifying: " + p.config.InstallPath + " plan --root /")
@@ -173,14 +176,14 @@ func (p *Provisioner) verify(ctx context.Context, g *guest, dir string) error {
 		return fmt.Errorf("%s: %w", what, err)
 	}
 	switch res.status {
-	case 0:
+	case exitcode.Decided:
 		g.ui.Say("Verified: the helper accepts its config")
 		return nil
-	case 1:
+	case exitcode.NoAddress:
 		g.ui.Say("Verified: the helper accepts its config (it finds no address it would use in the build environment, which is expected)")
 		return nil
-	case 2:
-		return fmt.Errorf("%s: the helper rejects its config (exit 2): %s", what, res.summary())
+	case exitcode.Usage:
+		return fmt.Errorf("%s: the helper rejects its config (exit %d): %s", what, res.status, res.summary())
 	case 126, 127:
 		return fmt.Errorf("%s: the installed helper cannot run in the guest (exit %d; a guest of another architecture needs binfmt_misc and qemu-user-static on the build host): %s",
 			what, res.status, res.summary())

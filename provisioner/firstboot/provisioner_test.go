@@ -5,6 +5,7 @@ import (
 	"debug/elf"
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"io/fs"
 	"reflect"
 	"strings"
@@ -15,6 +16,7 @@ import (
 	packersdk "github.com/hashicorp/packer-plugin-sdk/packer"
 
 	helperconfig "github.com/clearwater-aio/packer-plugin-clearwater/firstboot/config"
+	"github.com/clearwater-aio/packer-plugin-clearwater/firstboot/exitcode"
 )
 
 // fakeELF returns the 64-byte header of a 64-bit little-endian ELF executable for m, plus a
@@ -139,6 +141,15 @@ func TestProvisionDefaultsOrder(t *testing.T) {
 	if v := string(staged(t, comm, "verify.sh").data); !strings.Contains(v, "exec '/usr/local/sbin/clearwater-firstboot' plan --root /\n") {
 		t.Errorf("verify.sh does not run plan --root /:\n%s", v)
 	}
+	// The scripts' comments say the helper's exit statuses as firstboot/exitcode defines them.
+	for _, name := range []string{"verify.sh", "clearwater-firstboot.service"} {
+		if v := string(staged(t, comm, name).data); !strings.Contains(v, "exit status: "+exitcode.Summary()+".\n") {
+			t.Errorf("%s does not list the helper's exit statuses (%s):\n%s", name, exitcode.Summary(), v)
+		}
+	}
+	if v := string(staged(t, comm, "verify.sh").data); !strings.Contains(v, fmt.Sprintf("# %d means a broken config; %d only means", exitcode.Usage, exitcode.NoAddress)) {
+		t.Errorf("verify.sh does not say which statuses fail the build:\n%s", v)
+	}
 }
 
 func TestProvisionHelperConfig(t *testing.T) {
@@ -204,7 +215,7 @@ func TestProvisionSysvinit(t *testing.T) {
 	for _, want := range []string{
 		"### BEGIN INIT INFO", "# Provides:          clearwater-firstboot", "# Default-Start:     2 3 4 5",
 		"# X-Start-Before:    clearwater-infrastructure dnsmasq clearwater-etcd", "BIN=/opt/cw/bin/firstboot",
-		"TIMEOUT=168\n", `timeout "$TIMEOUT" "$BIN" run --start-timeout "${TIMEOUT}s"`, `"$BIN" run --start-timeout "${TIMEOUT}s"`, "### END INIT INFO",
+		"TIMEOUT=168\n", "exit status is the script's: " + exitcode.Summary() + ".\n", `timeout "$TIMEOUT" "$BIN" run --start-timeout "${TIMEOUT}s"`, `"$BIN" run --start-timeout "${TIMEOUT}s"`, "### END INIT INFO",
 	} {
 		if !strings.Contains(initScript, want) {
 			t.Errorf("init script lacks %q:\n%s", want, initScript)

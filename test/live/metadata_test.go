@@ -7,10 +7,13 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
+	"github.com/clearwater-aio/packer-plugin-clearwater/firstboot/exitcode"
 	"github.com/clearwater-aio/packer-plugin-clearwater/firstboot/metadata"
 	"github.com/clearwater-aio/packer-plugin-clearwater/internal/netnstest"
 )
@@ -262,5 +265,38 @@ func TestMetadataForcedPortWithoutIPv6(t *testing.T) {
 	}
 	if late := h.ended.Sub(usable); late > 3*time.Second {
 		t.Errorf("the helper exited %s after IPv4 was usable: it waited for IPv6", late)
+	}
+}
+
+// A run stopped (SIGTERM, the unit's timeout) while it decides again with the metadata service's
+// user-data exits Stopped, and its status says it was stopped: it is no config error.
+func TestStoppedWhileDecidingAgain(t *testing.T) {
+	n := newNetwork(t, netnstest.DADOff, "ipv4_wait: 1s\nipv6_timeout: 1s\nprobe_after: 500ms\nmetadata_timeout: 5s\n")
+	n.openStackDMI(t)
+	// The service forces IPv6, which this IPv4-only network never gives: the second decision
+	// waits ipv6_timeout (60 s), and the run is stopped in that wait.
+	asked := n.novaService(t, "#cloud-config\nclearwater:\n  force_ipv6: true\n  ipv6_timeout: 60s\n", "")
+	n.cli.NS.IP(t, "addr", "add", lease4.String(), "dev", "eth0")
+	n.cli.NS.IP(t, "route", "add", "169.254.169.254/32", "via", srv4.Addr().String())
+	h := n.start(t)
+	for deadline := time.Now().Add(15 * time.Second); asked.Load() == 0; time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("the metadata service was not asked within 15 s; stderr:\n%s", h.stderr.String())
+		}
+	}
+	// The first decision takes ipv4_wait at most; the second wait, 60 s, is then under way.
+	time.Sleep(3 * time.Second)
+	if err := h.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	r, code := h.wait(t)
+	if r.Reason("deciding again with the metadata service's user-data") == "" {
+		t.Fatalf("stopped before the second decision; reasons %q", r.Reasons)
+	}
+	if code != exitcode.Stopped || r.Family != "" || strings.HasPrefix(r.Error, "bad config") || !strings.Contains(r.Error, "stopped before deciding") {
+		t.Errorf("exit %d, family %q, error %q; want exit %d, no family, stopped before deciding", code, r.Family, r.Error, exitcode.Stopped)
+	}
+	if got := n.clearwaterFiles(t); len(got) > 0 {
+		t.Errorf("a stopped run wrote %v", got)
 	}
 }
