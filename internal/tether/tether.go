@@ -26,7 +26,7 @@ func Start(cmd *exec.Cmd) error {
 	if cmd.SysProcAttr == nil {
 		cmd.SysProcAttr = &syscall.SysProcAttr{}
 	}
-	cmd.SysProcAttr.Pdeathsig = syscall.SIGKILL
+	setDeathSignal(cmd.SysProcAttr)
 	once.Do(func() {
 		go func() {
 			runtime.LockOSThread() // never unlocked: no other goroutine runs on this thread, and it never ends
