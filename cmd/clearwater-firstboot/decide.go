@@ -272,10 +272,11 @@ func parseUserData(from string, data []byte, rep *Report) userdata.Result {
 // settle loads the config (with the user-data's drop-ins and settings) and applies the toggle's
 // precedence, leaving out what another instance's user-data wrote into the image.
 func settle(o options, ud userdata.Result, rep *Report) (config.Config, error) {
-	skip := notThisInstance(o.root, ud, rep)
+	recorded, instances, notes := leftover.All(o.root) // read once: both uses below need it
+	skip := notThisInstance(o.root, ud, recorded, instances, notes, rep)
 	extra := ud.Config()
 	extra.Skip = skip
-	extra.DropIns = append(cloudInitDropIns(o.root, ud, skip), extra.DropIns...)
+	extra.DropIns = append(cloudInitDropIns(o.root, ud, recorded, skip), extra.DropIns...)
 	cfg, warnings, err := config.Load(o.root, o.config, extra)
 	rep.Warnings = append(rep.Warnings, warnings...)
 	if err != nil {
@@ -292,24 +293,24 @@ func settle(o options, ud userdata.Result, rep *Report) (config.Config, error) {
 	return cfg, nil
 }
 
-// notThisInstance names the marker and drop-ins that cloud-init wrote from another instance's
-// user-data (a build instance's, or that of the instance a snapshot was taken of) and that ud,
-// this instance's, does not write, each with why: they must not decide this instance.
-func notThisInstance(root string, ud userdata.Result, rep *Report) map[string]string {
+// notThisInstance names the marker and drop-ins that cloud-init wrote (recorded, from the user-data
+// of its instances) for another instance than this one (a build instance, or the instance a
+// snapshot was taken of) and that ud, this instance's, does not write, each with why: they must
+// not decide this instance.
+func notThisInstance(root string, ud userdata.Result, recorded []leftover.File, instances int, notes []string, rep *Report) map[string]string {
 	cur, from := discover.CurrentInstance(root)
 	if cur == "" {
-		if recorded, _ := discover.Recorded(root); len(recorded) > 0 {
+		if instances > 0 {
 			rep.Reasons = append(rep.Reasons, "the booting instance is unknown (no cloud-init record for this boot, no SMBIOS UUID): files that cloud-init wrote from recorded instances' user-data count")
 		}
 		return nil
 	}
-	found, notes := leftover.Find(root, cur)
 	for _, n := range notes {
 		rep.Warnings = append(rep.Warnings, "cloud-init's records: "+n)
 	}
 	own := ud.Writes()
 	skip := map[string]string{}
-	for _, f := range found {
+	for _, f := range leftover.Others(recorded, cur) {
 		if !slices.Contains(own, f.Path) {
 			skip[f.Path] = fmt.Sprintf("cloud-init wrote it from the user-data of instance %s, not of this one (%s, from %s): remove it, and bake a toggle with the provisioner's force_ipv6 instead", f.Instance, cur, from)
 		}
@@ -321,11 +322,10 @@ func notThisInstance(root string, ud userdata.Result, rep *Report) map[string]st
 // (this instance's, or any when the booting instance is unknown) and that neither ud nor skip
 // covers: they arrived through user-data, so they load as user-data's do, a bad one a warning
 // rather than a boot with no config. Each replaces its copy on disk (config.SortDropIns).
-func cloudInitDropIns(root string, ud userdata.Result, skip map[string]string) []config.Source {
-	found, _ := leftover.Find(root, "") // notThisInstance reports what could not be read
+func cloudInitDropIns(root string, ud userdata.Result, recorded []leftover.File, skip map[string]string) []config.Source {
 	own := ud.Writes()
 	var out []config.Source
-	for _, f := range found {
+	for _, f := range leftover.Others(recorded, "") {
 		if _, skipped := skip[f.Path]; skipped || slices.Contains(own, f.Path) ||
 			path.Dir(f.Path) != config.DropIn || path.Ext(f.Path) != ".yaml" {
 			continue

@@ -25,19 +25,13 @@ type File struct {
 	Instance string
 }
 
-// Find lists the files of the helper's toggle and config that exist under root and that
-// cloud-init wrote (write_files) from the user-data it recorded for an instance other than
-// current; with current "", for every recorded instance. Ids compare without case. A file that
-// several instances wrote is listed once, for the last of them. The notes say what could not be
-// read.
-func Find(root, current string) ([]File, []string) {
+// All lists every file of the helper's toggle and config that exists under root and that
+// cloud-init wrote (write_files) from the user-data it recorded, once for each instance that
+// wrote it, in the order of the instances' ids; and how many instances it recorded. The notes
+// say what could not be read.
+func All(root string) (files []File, instances int, notes []string) {
 	recorded, notes := discover.Recorded(root)
-	seen := map[string]int{}
-	var out []File
 	for _, rec := range recorded {
-		if current != "" && strings.EqualFold(rec.Instance, current) {
-			continue
-		}
 		for _, p := range userdata.Parse(rec.Data).Writes() {
 			if _, err := rootfs.StatIn(root, p); err != nil {
 				if !errors.Is(err, fs.ErrNotExist) {
@@ -45,14 +39,37 @@ func Find(root, current string) ([]File, []string) {
 				}
 				continue
 			}
-			f := File{Path: p, Instance: rec.Instance}
-			if i, ok := seen[p]; ok {
-				out[i] = f
-				continue
-			}
-			seen[p] = len(out)
-			out = append(out, f)
+			files = append(files, File{Path: p, Instance: rec.Instance})
 		}
 	}
-	return out, notes
+	return files, len(recorded), notes
+}
+
+// Find lists the files of the helper's toggle and config that exist under root and that
+// cloud-init wrote (write_files) from the user-data it recorded for an instance other than
+// current; with current "", for every recorded instance. Ids compare without case. A file that
+// several instances wrote is listed once, for the last of them. The notes say what could not be
+// read.
+func Find(root, current string) ([]File, []string) {
+	all, _, notes := All(root)
+	return Others(all, current), notes
+}
+
+// Others keeps the files of all that an instance other than current wrote (every one with
+// current ""), each path once, for the last instance that wrote it.
+func Others(all []File, current string) []File {
+	seen := map[string]int{}
+	var out []File
+	for _, f := range all {
+		if current != "" && strings.EqualFold(f.Instance, current) {
+			continue
+		}
+		if i, ok := seen[f.Path]; ok {
+			out[i] = f
+			continue
+		}
+		seen[f.Path] = len(out)
+		out = append(out, f)
+	}
+	return out
 }
